@@ -1,0 +1,263 @@
+//! Pylon's load balancer model: what an Application Load Balancer (and later a VPC Lattice service
+//! network) can express, as plain data. The translator produces it; realizers make it real.
+//!
+//! Ids are hierarchical and stable: `ingress/demo/web` for a load balancer,
+//! `ingress/demo/web/listener/HTTP-80` for its listener, `ingress/demo/web/tg/nginx:80` for a
+//! target group.
+
+mod validate;
+
+pub use validate::IrError;
+
+use pylon_model::ObjectRef;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Every load balancer, sorted by id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ir {
+    pub load_balancers: Vec<LoadBalancer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Reachable from outside: bound in the public address pool.
+    InternetFacing,
+    /// Reachable only inside: bound in the internal address pool.
+    Internal,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::InternetFacing => "internet-facing",
+            Scheme::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadBalancer {
+    pub id: String,
+    /// The name an ALB would get (`k8s-<ns>-<name>-<hash>` or `load-balancer-name`).
+    pub name: String,
+    /// The object that asked for this load balancer.
+    pub origin: ObjectRef,
+    pub scheme: Scheme,
+    /// Its own address from the scheme's pool; `None` when the pool is exhausted.
+    pub address: Option<IpAddr>,
+    pub attributes: LoadBalancerAttributes,
+    /// Sorted by port.
+    pub listeners: Vec<Listener>,
+    pub target_groups: BTreeMap<String, TargetGroup>,
+}
+
+/// ALB load balancer attributes Pylon honours (`alb.ingress.kubernetes.io/load-balancer-attributes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadBalancerAttributes {
+    /// `idle_timeout.timeout_seconds`: how long a request may wait on its target before 504.
+    pub idle_timeout_seconds: u32,
+}
+
+impl Default for LoadBalancerAttributes {
+    fn default() -> Self {
+        // The ALB default idle timeout.
+        LoadBalancerAttributes {
+            idle_timeout_seconds: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Http,
+    Https,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "HTTP",
+            Protocol::Https => "HTTPS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Listener {
+    pub id: String,
+    pub protocol: Protocol,
+    pub port: u16,
+    /// Evaluated by ascending priority; the first rule whose conditions all hold wins.
+    pub rules: Vec<Rule>,
+    /// What a request that matches no rule gets.
+    pub default_action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    /// 1..N per listener, no gaps.
+    pub priority: u32,
+    /// The object (and the field in it) this rule was made from.
+    pub origin: RuleOrigin,
+    /// All must hold. An empty list matches every request.
+    pub conditions: Vec<Condition>,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleOrigin {
+    pub object: ObjectRef,
+    /// Such as `spec.rules[0].http.paths[1]`.
+    pub field: String,
+}
+
+/// A rule condition with ALB semantics: a condition holds when any of its values matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "field", deny_unknown_fields)]
+pub enum Condition {
+    /// The request host (port removed), case-insensitive; `*` matches any run of characters and
+    /// `?` exactly one.
+    HostHeader { values: Vec<String> },
+    /// The request path (no query), case-sensitive; `*` matches any run of characters (slashes
+    /// included) and `?` exactly one. `/foo` and `/foo/*` together express a path prefix.
+    PathPattern { values: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type", deny_unknown_fields)]
+pub enum Action {
+    /// Forward to target groups; with several, by weight.
+    #[serde(rename_all = "camelCase")]
+    Forward {
+        target_groups: Vec<WeightedTargetGroup>,
+    },
+    /// Answer directly, as an ALB fixed-response action does.
+    #[serde(rename_all = "camelCase")]
+    FixedResponse {
+        status_code: u16,
+        content_type: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_body: Option<String>,
+    },
+}
+
+impl Action {
+    pub fn forward(target_group: impl Into<String>) -> Self {
+        Action::Forward {
+            target_groups: vec![WeightedTargetGroup {
+                id: target_group.into(),
+                weight: 1,
+            }],
+        }
+    }
+
+    pub fn fixed(status_code: u16, message_body: Option<&str>) -> Self {
+        Action::FixedResponse {
+            status_code,
+            content_type: "text/plain".to_string(),
+            message_body: message_body.map(str::to_string),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WeightedTargetGroup {
+    pub id: String,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetType {
+    /// Pod IPs at the container port.
+    Ip,
+    /// Every node at the Service's NodePort.
+    Instance,
+}
+
+impl TargetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetType::Ip => "ip",
+            TargetType::Instance => "instance",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ProtocolVersion {
+    Http1,
+    Http2,
+    Grpc,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetGroup {
+    pub id: String,
+    /// The name an ALB target group would get.
+    pub name: String,
+    /// The Service and port (as written) this group was made for.
+    pub service: ObjectRef,
+    pub service_port: String,
+    pub target_type: TargetType,
+    pub protocol: Protocol,
+    pub protocol_version: ProtocolVersion,
+    /// The traffic port: the container port (ip) or the NodePort (instance). Each target
+    /// carries its own port too.
+    pub port: u16,
+    pub health_check: HealthCheck,
+    /// Sorted by address, then port.
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Target {
+    pub ip: IpAddr,
+    pub port: u16,
+    /// The Pod (ip) or Node (instance) behind the address, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthCheck {
+    pub protocol: Protocol,
+    pub port: HealthCheckPort,
+    pub path: String,
+    pub interval_seconds: u32,
+    pub timeout_seconds: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// HTTP codes that count as healthy: `200`, `200,202`, `200-299`.
+    pub success_codes: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthCheckPort {
+    /// The port each target receives traffic on.
+    TrafficPort,
+    #[serde(untagged)]
+    Port(u16),
+}
+
+impl LoadBalancer {
+    pub fn target_group(&self, id: &str) -> Option<&TargetGroup> {
+        self.target_groups.get(id)
+    }
+}

@@ -1,0 +1,189 @@
+//! Multi-document YAML manifests → typed objects. Strict like `kubectl apply`'s default field
+//! validation: an unknown field rejects its document, and every problem names the document and field.
+
+use crate::{Kind, Object, ObjectRef, Problem};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// A typed object and the index of the document it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedObject {
+    pub object: Object,
+    pub document: usize,
+}
+
+/// What one manifest text held.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decoded {
+    pub objects: Vec<DecodedObject>,
+    pub problems: Vec<Problem>,
+    /// Documents that were rejected but whose kind/namespace/name could still be read, so a
+    /// watcher can keep serving their last good version.
+    pub rejected: Vec<ObjectRef>,
+    /// The YAML itself could not be read past some point; objects after it are unknown.
+    pub unreadable: bool,
+}
+
+/// Decodes every document of `text`. `source` names the text (a file path) in problems, which
+/// point at `source#index` (documents counted from 0).
+pub fn decode_manifests(text: &str, source: &str) -> Decoded {
+    let mut out = Decoded::default();
+    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let at = format!("{source}#{index}");
+        let value = match serde_yaml::Value::deserialize(document) {
+            Ok(v) => v,
+            Err(e) => {
+                out.problems.push(
+                    Problem::error(None, None, format!("malformed YAML: {e}")).with_source(at),
+                );
+                out.unreadable = true;
+                break;
+            }
+        };
+        decode_value(value, index, &at, &mut out);
+    }
+    out
+}
+
+fn decode_value(value: serde_yaml::Value, index: usize, at: &str, out: &mut Decoded) {
+    if value.is_null() {
+        return; // an empty document, such as a trailing `---`
+    }
+    let Some(map) = value.as_mapping() else {
+        out.problems.push(
+            Problem::error(
+                None,
+                None,
+                "a manifest document must be a mapping with apiVersion and kind",
+            )
+            .with_source(at),
+        );
+        return;
+    };
+    let text = |key: &str| map.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let (Some(api_version), Some(kind_name)) = (text("apiVersion"), text("kind")) else {
+        out.problems
+            .push(Problem::error(None, None, "document has no apiVersion or kind").with_source(at));
+        return;
+    };
+    // `kind: List` (what `kubectl get -o yaml` prints) carries its objects in `items`.
+    if kind_name == "List" && api_version == "v1" {
+        let items = map
+            .get("items")
+            .and_then(|v| v.as_sequence())
+            .cloned()
+            .unwrap_or_default();
+        for (i, item) in items.into_iter().enumerate() {
+            decode_value(item, index, &format!("{at}.items[{i}]"), out);
+        }
+        return;
+    }
+    let metadata = map.get("metadata");
+    let meta_text = |key: &str| {
+        metadata
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let name = meta_text("name");
+    let Some(kind) = Kind::from_name(&kind_name) else {
+        let what = match &name {
+            Some(n) => format!("{kind_name} {n}"),
+            None => kind_name.clone(),
+        };
+        out.problems.push(
+            Problem::warning(
+                None,
+                Some("kind".into()),
+                format!("skipped {what} ({api_version}): Pylon does not read this kind"),
+            )
+            .with_source(at),
+        );
+        return;
+    };
+    let identity = name.as_deref().map(|n| {
+        let ns = kind
+            .namespaced()
+            .then(|| meta_text("namespace").unwrap_or_else(|| "default".into()));
+        ObjectRef::new(kind, ns.as_deref(), n)
+    });
+    let reject = |out: &mut Decoded, field: Option<String>, message: String| {
+        out.problems
+            .push(Problem::error(identity.clone(), field, message).with_source(at));
+        out.rejected.extend(identity.clone());
+    };
+    if api_version != kind.api_version() {
+        reject(
+            out,
+            Some("apiVersion".into()),
+            format!(
+                "{kind} is read as {}, not {api_version}",
+                kind.api_version()
+            ),
+        );
+        return;
+    }
+    if name.as_deref().is_none_or(str::is_empty) {
+        reject(
+            out,
+            Some("metadata.name".into()),
+            "metadata.name is required".into(),
+        );
+        return;
+    }
+    let typed = match kind {
+        Kind::Namespace => typed(value).map(Object::Namespace),
+        Kind::Node => typed(value).map(Object::Node),
+        Kind::Service => typed(value).map(Object::Service),
+        Kind::EndpointSlice => typed(value).map(Object::EndpointSlice),
+        Kind::Secret => typed(value).map(Object::Secret),
+        Kind::IngressClass => typed(value).map(Object::IngressClass),
+        Kind::Ingress => typed(value).map(Object::Ingress),
+    };
+    match typed {
+        Ok(mut object) => {
+            object.normalize_namespace();
+            out.objects.push(DecodedObject {
+                object,
+                document: index,
+            });
+        }
+        Err(FieldError { field, message }) => reject(out, field, message),
+    }
+}
+
+struct FieldError {
+    field: Option<String>,
+    message: String,
+}
+
+/// Deserializes a typed object, refusing unknown fields and naming the path of any error.
+fn typed<T: DeserializeOwned>(value: serde_yaml::Value) -> Result<T, FieldError> {
+    let mut unknown = Vec::new();
+    // serde_ignored writes `?` for an `Option` level; users think in plain field paths.
+    let mut note_unknown =
+        |path: serde_ignored::Path<'_>| unknown.push(path.to_string().replace(".?", ""));
+    let ignoring = serde_ignored::Deserializer::new(value, &mut note_unknown);
+    let result: Result<T, _> = serde_path_to_error::deserialize(ignoring);
+    match result {
+        Err(e) => {
+            let path = e.path().to_string();
+            Err(FieldError {
+                field: (path != ".").then_some(path),
+                message: e.into_inner().to_string(),
+            })
+        }
+        Ok(_) if !unknown.is_empty() => Err(FieldError {
+            field: Some(unknown[0].clone()),
+            message: format!(
+                "unknown field{} {} (check the spelling and the apiVersion)",
+                if unknown.len() > 1 { "s" } else { "" },
+                unknown.join(", ")
+            ),
+        }),
+        Ok(t) => Ok(t),
+    }
+}
+
+#[cfg(test)]
+mod tests;

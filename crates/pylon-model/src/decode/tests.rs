@@ -1,0 +1,100 @@
+use super::*;
+use crate::Severity;
+
+const SEED: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: nginx
+  namespace: demo
+spec:
+  ports:
+  - name: http
+    port: 80
+    targetPort: 80
+---
+"#;
+
+#[test]
+fn reads_every_document_and_skips_empty_ones() {
+    let d = decode_manifests(SEED, "seed.yaml");
+    assert!(d.problems.is_empty(), "{:?}", d.problems);
+    let refs: Vec<String> = d
+        .objects
+        .iter()
+        .map(|o| o.object.object_ref().to_string())
+        .collect();
+    assert_eq!(refs, ["Namespace demo", "Service demo/nginx"]);
+    assert_eq!(d.objects[1].document, 1);
+}
+
+#[test]
+fn namespaced_objects_default_to_the_default_namespace() {
+    let d = decode_manifests("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n", "f");
+    assert_eq!(
+        d.objects[0].object.object_ref().to_string(),
+        "Service default/a"
+    );
+}
+
+#[test]
+fn an_unknown_field_rejects_the_document_and_names_the_field() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  prots: []\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert_eq!(d.objects.len(), 1, "the second document still loads");
+    let p = &d.problems[0];
+    assert_eq!(p.severity, Severity::Error);
+    assert_eq!(p.source.as_deref(), Some("f.yaml#0"));
+    assert_eq!(p.field.as_deref(), Some("spec.prots"));
+    assert_eq!(
+        d.rejected,
+        [ObjectRef::namespaced(Kind::Service, "default", "a")]
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_field_path() {
+    let text =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n  - port: eighty\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert!(d.objects.is_empty());
+    assert_eq!(d.problems[0].field.as_deref(), Some("spec.ports[0].port"));
+}
+
+#[test]
+fn other_kinds_are_reported_and_skipped() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert!(d.objects.is_empty());
+    assert_eq!(d.problems[0].severity, Severity::Warning);
+    assert!(d.problems[0].message.contains("Deployment web"));
+}
+
+#[test]
+fn malformed_yaml_is_reported_and_marks_the_text_unreadable() {
+    let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: [unclosed\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert_eq!(d.objects.len(), 1);
+    assert!(d.unreadable);
+    assert_eq!(d.problems[0].source.as_deref(), Some("f.yaml#1"));
+}
+
+#[test]
+fn wrong_api_version_is_an_error() {
+    let text = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: a}\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert!(d.objects.is_empty());
+    assert_eq!(d.problems[0].field.as_deref(), Some("apiVersion"));
+}
+
+#[test]
+fn lists_are_unpacked() {
+    let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: a}\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert_eq!(d.objects.len(), 1);
+}

@@ -1,0 +1,14 @@
+//! Kubernetes input objects as Pylon reads them: the typed kinds, the immutable [`Snapshot`] that
+//! sources publish, the decoder for multi-document YAML manifests, and [`Problem`]s that name the
+//! object, file and field a user has to fix.
+
+mod decode;
+mod object;
+mod problem;
+mod snapshot;
+
+pub use decode::{decode_manifests, Decoded, DecodedObject};
+pub use k8s_openapi;
+pub use object::{Kind, Object, ObjectRef};
+pub use problem::{Problem, Severity};
+pub use snapshot::Snapshot;

@@ -1,0 +1,114 @@
+//! The immutable set of objects a source publishes, with typed lookups for the translator.
+
+use crate::{Kind, Object, ObjectRef, Problem};
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use std::collections::BTreeMap;
+
+/// Everything Pylon knows about the outside world at one moment. Sources build a new one on every
+/// change; nothing downstream knows which source it came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    objects: BTreeMap<ObjectRef, Object>,
+    /// Problems the source found while reading (malformed documents, duplicates, skipped kinds).
+    pub problems: Vec<Problem>,
+}
+
+/// The label that ties an EndpointSlice to its Service.
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+impl Snapshot {
+    /// Builds a snapshot. A later object with the same kind/namespace/name replaces an earlier one;
+    /// sources report such duplicates before they get here.
+    pub fn new(objects: impl IntoIterator<Item = Object>, problems: Vec<Problem>) -> Self {
+        let objects = objects.into_iter().map(|o| (o.object_ref(), o)).collect();
+        Snapshot { objects, problems }
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.objects.values()
+    }
+
+    pub fn get(&self, r: &ObjectRef) -> Option<&Object> {
+        self.objects.get(r)
+    }
+
+    fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Object> {
+        self.objects.values().filter(move |o| o.kind() == kind)
+    }
+
+    /// Ingresses in namespace/name order.
+    pub fn ingresses(&self) -> impl Iterator<Item = &Ingress> {
+        self.of_kind(Kind::Ingress).filter_map(|o| match o {
+            Object::Ingress(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    pub fn ingress_classes(&self) -> impl Iterator<Item = &IngressClass> {
+        self.of_kind(Kind::IngressClass).filter_map(|o| match o {
+            Object::IngressClass(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    pub fn ingress_class(&self, name: &str) -> Option<&IngressClass> {
+        match self.get(&ObjectRef::new(Kind::IngressClass, None, name)) {
+            Some(Object::IngressClass(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
+        match self.get(&ObjectRef::namespaced(Kind::Service, namespace, name)) {
+            Some(Object::Service(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
+        match self.get(&ObjectRef::namespaced(Kind::Secret, namespace, name)) {
+            Some(Object::Secret(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The EndpointSlices of a Service: same namespace, labelled `kubernetes.io/service-name`.
+    pub fn endpoint_slices_for<'a>(
+        &'a self,
+        namespace: &'a str,
+        service: &'a str,
+    ) -> impl Iterator<Item = &'a EndpointSlice> + 'a {
+        self.of_kind(Kind::EndpointSlice)
+            .filter_map(move |o| match o {
+                Object::EndpointSlice(s)
+                    if s.metadata.namespace.as_deref() == Some(namespace)
+                        && s.metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get(SERVICE_NAME_LABEL))
+                            .map(String::as_str)
+                            == Some(service) =>
+                {
+                    Some(s)
+                }
+                _ => None,
+            })
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.of_kind(Kind::Node).filter_map(|o| match o {
+            Object::Node(n) => Some(n),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! Load balancer addresses: each load balancer gets its own address from its scheme's pool,
+//! stable across restarts (reservations) and across changes to other objects (the first choice
+//! depends only on the load balancer's id).
+
+use ipnet::IpNet;
+use pylon_ir::{LoadBalancer, Scheme};
+use pylon_model::Problem;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// The address ranges load balancers are bound in, by scheme. The defaults are loopback ranges, so
+/// a default run exposes nothing beyond this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressPools {
+    pub internet_facing: IpNet,
+    pub internal: IpNet,
+}
+
+impl Default for AddressPools {
+    fn default() -> Self {
+        AddressPools {
+            internet_facing: IpNet::from_str("127.1.0.0/24").expect("valid default pool"),
+            internal: IpNet::from_str("127.2.0.0/24").expect("valid default pool"),
+        }
+    }
+}
+
+/// A pool that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolError(pub String);
+
+impl std::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PoolError {}
+
+impl AddressPools {
+    pub fn new(internet_facing: IpNet, internal: IpNet) -> Result<Self, PoolError> {
+        if internet_facing.contains(&internal.network())
+            || internal.contains(&internet_facing.network())
+        {
+            return Err(PoolError(format!(
+                "the internet-facing pool {internet_facing} and the internal pool {internal} overlap"
+            )));
+        }
+        Ok(AddressPools {
+            internet_facing,
+            internal,
+        })
+    }
+
+    pub fn for_scheme(&self, scheme: Scheme) -> &IpNet {
+        match scheme {
+            Scheme::InternetFacing => &self.internet_facing,
+            Scheme::Internal => &self.internal,
+        }
+    }
+}
+
+/// At most this many addresses of a pool are tried (an IPv6 pool can be vast).
+const MAX_PROBES: u64 = 65_536;
+
+/// Gives every load balancer an address and returns the reservations to keep.
+pub fn assign(
+    load_balancers: &mut [LoadBalancer],
+    pools: &AddressPools,
+    reserved: &BTreeMap<String, IpAddr>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, IpAddr> {
+    let mut kept: BTreeMap<String, IpAddr> = reserved.clone();
+    // Reservations that no longer fit their load balancer's scheme are released first, so the
+    // addresses they held can be reused.
+    for lb in load_balancers.iter() {
+        if let Some(addr) = kept.get(&lb.id) {
+            if !pools.for_scheme(lb.scheme).contains(addr) {
+                kept.remove(&lb.id);
+            }
+        }
+    }
+    let mut taken: BTreeSet<IpAddr> = kept.values().copied().collect();
+    for lb in load_balancers.iter_mut() {
+        if let Some(addr) = kept.get(&lb.id) {
+            lb.address = Some(*addr);
+            continue;
+        }
+        let pool = pools.for_scheme(lb.scheme);
+        match first_free(pool, &lb.id, &taken) {
+            Some(addr) => {
+                taken.insert(addr);
+                kept.insert(lb.id.clone(), addr);
+                lb.address = Some(addr);
+            }
+            None => problems.push(Problem::error(
+                Some(lb.origin.clone()),
+                None,
+                format!(
+                    "no free address left in the {} pool {pool}: widen the pool",
+                    lb.scheme.as_str()
+                ),
+            )),
+        }
+    }
+    kept
+}
+
+/// The first free host address of `pool`, starting at a point chosen by hashing `id`.
+fn first_free(pool: &IpNet, id: &str, taken: &BTreeSet<IpAddr>) -> Option<IpAddr> {
+    let (first, count) = host_range(pool);
+    if count == 0 {
+        return None;
+    }
+    let digest = Sha256::digest(id.as_bytes());
+    let start = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % count;
+    (0..count.min(MAX_PROBES))
+        .map(|i| nth(first, (start + i) % count))
+        .find(|a| !taken.contains(a))
+}
+
+/// The first usable host address and how many there are (network and broadcast addresses of
+/// IPv4 pools wider than /31 are skipped).
+fn host_range(pool: &IpNet) -> (IpAddr, u64) {
+    match pool {
+        IpNet::V4(net) => {
+            let bits = 32 - u32::from(net.prefix_len());
+            let size = 1u64 << bits;
+            if bits >= 2 {
+                (nth(IpAddr::V4(net.network()), 1), size - 2)
+            } else {
+                (IpAddr::V4(net.network()), size)
+            }
+        }
+        IpNet::V6(net) => {
+            let bits = 128 - u32::from(net.prefix_len());
+            let size = if bits >= 63 { 1u64 << 63 } else { 1u64 << bits };
+            (IpAddr::V6(net.network()), size)
+        }
+    }
+}
+
+fn nth(first: IpAddr, n: u64) -> IpAddr {
+    match first {
+        IpAddr::V4(a) => IpAddr::V4((u32::from(a).wrapping_add(n as u32)).into()),
+        IpAddr::V6(a) => IpAddr::V6((u128::from(a).wrapping_add(u128::from(n))).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

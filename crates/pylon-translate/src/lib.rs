@@ -1,0 +1,91 @@
+//! The pure middle of Pylon: `translate(&Snapshot, &Options) -> Translation`.
+//!
+//! No I/O, no clock, no randomness: the same snapshot and options always give the same IR,
+//! statuses and problems, in the same order. All semantics live here: which Ingresses are ours,
+//! what the `alb.ingress.kubernetes.io/*` annotations mean, how rules are ordered, which targets a
+//! target group holds, which address a load balancer gets.
+
+mod address;
+mod ingress;
+mod names;
+mod status;
+mod target_group;
+
+pub use address::{AddressPools, PoolError};
+pub use status::{ObjectStatus, Status};
+
+use pylon_ir::Ir;
+use pylon_model::{Problem, Snapshot};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// What the translator needs besides the objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Mixed into generated load balancer and target group names, as the ALB controller's
+    /// `--cluster-name` is.
+    pub cluster_name: String,
+    /// Where load balancers get their addresses, by scheme.
+    pub pools: AddressPools,
+    /// Addresses handed out before (load balancer id → address), kept so that addresses stay the
+    /// same across restarts and across changes to other objects.
+    pub reserved: BTreeMap<String, IpAddr>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cluster_name: "pylon".to_string(),
+            pools: AddressPools::default(),
+            reserved: BTreeMap::new(),
+        }
+    }
+}
+
+/// The result of one translation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Translation {
+    pub ir: Ir,
+    /// The status every handled object should carry, sorted by object.
+    pub statuses: Vec<ObjectStatus>,
+    /// Everything wrong with the input (the source's findings included), sorted.
+    pub problems: Vec<Problem>,
+    /// Address reservations after this translation: persist them and pass them back next time.
+    #[serde(skip)]
+    pub reserved: BTreeMap<String, IpAddr>,
+}
+
+/// Translates a snapshot into load balancers and statuses.
+pub fn translate(snapshot: &Snapshot, options: &Options) -> Translation {
+    let mut problems = snapshot.problems.clone();
+    let mut load_balancers = Vec::new();
+    let mut failed = Vec::new();
+    for ing in snapshot.ingresses() {
+        if !ingress::is_handled(ing, snapshot) {
+            continue;
+        }
+        match ingress::translate_ingress(ing, snapshot, options, &mut problems) {
+            Some(lb) => load_balancers.push(lb),
+            None => failed.push(pylon_model::Object::Ingress(ing.clone()).object_ref()),
+        }
+    }
+    load_balancers.sort_by(|a, b| a.id.cmp(&b.id));
+    let reserved = address::assign(
+        &mut load_balancers,
+        &options.pools,
+        &options.reserved,
+        &mut problems,
+    );
+    let ir = Ir { load_balancers };
+    let statuses = status::statuses(&ir, &failed);
+    problems.sort();
+    problems.dedup();
+    Translation {
+        ir,
+        statuses,
+        problems,
+        reserved,
+    }
+}

@@ -1,0 +1,92 @@
+//! Kubernetes-shaped statuses for the objects Pylon handles.
+
+use pylon_ir::Ir;
+use pylon_model::k8s_openapi::api::networking::v1::{
+    IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressPortStatus, IngressStatus,
+};
+use pylon_model::{Kind, ObjectRef};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The status one object should carry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectStatus {
+    #[serde(flatten)]
+    pub object: ObjectRef,
+    pub status: Status,
+}
+
+/// A status in the shape of the object's own `status` field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Status {
+    Ingress(IngressStatus),
+}
+
+/// `PortStatus.error` for a listener that could not be bound (CamelCase, as the field asks).
+pub const LISTENER_NOT_BOUND: &str = "ListenerNotBound";
+
+impl ObjectStatus {
+    /// Folds the data plane's bind results into the status: a listener port that failed gets
+    /// `error` set; when no listener is bound the address is withdrawn, since nothing answers there.
+    pub fn with_unbound_ports(mut self, unbound: &BTreeMap<u16, String>) -> Self {
+        let Status::Ingress(status) = &mut self.status;
+        let Some(entries) = status
+            .load_balancer
+            .as_mut()
+            .and_then(|lb| lb.ingress.as_mut())
+        else {
+            return self;
+        };
+        for entry in entries.iter_mut() {
+            for port in entry.ports.iter_mut().flatten() {
+                if unbound.contains_key(&(port.port as u16)) {
+                    port.error = Some(LISTENER_NOT_BOUND.to_string());
+                }
+            }
+        }
+        entries.retain(|e| e.ports.iter().flatten().any(|p| p.error.is_none()));
+        self
+    }
+}
+
+/// Statuses for every handled object: translated Ingresses carry their load balancer's address and
+/// listener ports; Ingresses that could not be translated carry an empty load balancer status.
+pub fn statuses(ir: &Ir, failed: &[ObjectRef]) -> Vec<ObjectStatus> {
+    let mut out: Vec<ObjectStatus> = ir
+        .load_balancers
+        .iter()
+        .filter(|lb| lb.origin.kind == Kind::Ingress.name())
+        .map(|lb| {
+            let ingress = lb.address.map(|ip| IngressLoadBalancerIngress {
+                ip: Some(ip.to_string()),
+                hostname: None,
+                ports: Some(
+                    lb.listeners
+                        .iter()
+                        .map(|l| IngressPortStatus {
+                            port: i32::from(l.port),
+                            protocol: "TCP".to_string(),
+                            error: None,
+                        })
+                        .collect(),
+                ),
+            });
+            ingress_status(lb.origin.clone(), ingress.into_iter().collect())
+        })
+        .chain(failed.iter().map(|r| ingress_status(r.clone(), vec![])))
+        .collect();
+    out.sort_by(|a, b| a.object.cmp(&b.object));
+    out
+}
+
+fn ingress_status(object: ObjectRef, ingress: Vec<IngressLoadBalancerIngress>) -> ObjectStatus {
+    ObjectStatus {
+        object,
+        status: Status::Ingress(IngressStatus {
+            load_balancer: Some(IngressLoadBalancerStatus {
+                ingress: (!ingress.is_empty()).then_some(ingress),
+            }),
+        }),
+    }
+}

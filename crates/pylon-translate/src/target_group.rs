@@ -1,0 +1,283 @@
+//! Service backends → target groups: which targets (pod IPs or node ports) and which health check.
+
+use crate::names;
+use pylon_ir::{
+    HealthCheck, HealthCheckPort, Protocol, ProtocolVersion, Target, TargetGroup, TargetType,
+};
+use pylon_model::k8s_openapi::api::core::v1::{Service, ServicePort};
+use pylon_model::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use pylon_model::{Kind, ObjectRef, Snapshot};
+use std::fmt;
+use std::net::IpAddr;
+
+/// A Service port as a backend names it: by number or by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PortRef {
+    Number(i32),
+    Name(String),
+}
+
+impl fmt::Display for PortRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortRef::Number(n) => write!(f, "{n}"),
+            PortRef::Name(s) => f.write_str(s),
+        }
+    }
+}
+
+/// `healthcheck-port` before it is resolved against the Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthCheckPortSetting {
+    TrafficPort,
+    Number(u16),
+    /// A Service port name: its NodePort (instance) or numeric targetPort (ip).
+    Named(String),
+}
+
+/// Target group settings after annotations and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroupSettings {
+    pub target_type: TargetType,
+    pub health_check_port: HealthCheckPortSetting,
+    pub health_check: HealthCheck,
+}
+
+/// Why a backend could not become a target group. The message names the Service and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendError {
+    /// The Service does not exist: the ALB controller answers 503 for such paths.
+    ServiceNotFound(ObjectRef),
+    /// Anything else about the Service or port that makes the backend unusable.
+    Unusable(ObjectRef, String),
+}
+
+impl BackendError {
+    pub fn service(&self) -> &ObjectRef {
+        match self {
+            BackendError::ServiceNotFound(s) | BackendError::Unusable(s, _) => s,
+        }
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::ServiceNotFound(s) => {
+                write!(
+                    f,
+                    "backend {s} does not exist: requests to it get 503 until it is created"
+                )
+            }
+            BackendError::Unusable(s, why) => write!(f, "backend {s}: {why}"),
+        }
+    }
+}
+
+/// What a target group is for: its load balancer, the Service and port, and the names that go
+/// into its id and generated name.
+pub struct Backend<'a> {
+    pub lb_id: &'a str,
+    pub cluster_name: &'a str,
+    pub namespace: &'a str,
+    pub service: &'a str,
+    pub port: &'a PortRef,
+}
+
+impl Backend<'_> {
+    pub fn target_group_id(&self) -> String {
+        format!("{}/tg/{}:{}", self.lb_id, self.service, self.port)
+    }
+
+    fn service_ref(&self) -> ObjectRef {
+        ObjectRef::namespaced(Kind::Service, self.namespace, self.service)
+    }
+}
+
+/// Builds the target group for one backend.
+pub fn build(
+    backend: &Backend<'_>,
+    settings: &TargetGroupSettings,
+    snapshot: &Snapshot,
+) -> Result<TargetGroup, BackendError> {
+    let service_ref = backend.service_ref();
+    let service = snapshot
+        .service(backend.namespace, backend.service)
+        .ok_or_else(|| BackendError::ServiceNotFound(service_ref.clone()))?;
+    let unusable = |why: String| BackendError::Unusable(service_ref.clone(), why);
+    let port = find_port(service, backend.port)
+        .ok_or_else(|| unusable(format!("has no port {} in spec.ports", backend.port)))?;
+    let (tg_port, targets) = match settings.target_type {
+        TargetType::Ip => (ip_port(port), ip_targets(snapshot, backend, port)),
+        TargetType::Instance => {
+            let node_port = instance_port(service, port).map_err(unusable)?;
+            (node_port, instance_targets(snapshot, node_port))
+        }
+    };
+    let mut health_check = settings.health_check.clone();
+    health_check.port = match &settings.health_check_port {
+        HealthCheckPortSetting::TrafficPort => HealthCheckPort::TrafficPort,
+        HealthCheckPortSetting::Number(n) => HealthCheckPort::Port(*n),
+        HealthCheckPortSetting::Named(name) => {
+            let named = find_port(service, &PortRef::Name(name.clone())).ok_or_else(|| {
+                unusable(format!(
+                    "healthcheck-port {name} is not a port of the Service"
+                ))
+            })?;
+            HealthCheckPort::Port(match settings.target_type {
+                TargetType::Instance => instance_port(service, named).map_err(unusable)?,
+                TargetType::Ip => match &named.target_port {
+                    Some(IntOrString::String(_)) => {
+                        return Err(unusable(format!(
+                            "healthcheck-port {name} has a named targetPort, which ip targets cannot resolve: use a number"
+                        )))
+                    }
+                    _ => ip_port(named),
+                },
+            })
+        }
+    };
+    let port_text = backend.port.to_string();
+    let name = names::generated(
+        backend.namespace,
+        backend.service,
+        &[
+            backend.cluster_name,
+            backend.lb_id,
+            &port_text,
+            &tg_port.to_string(),
+            settings.target_type.as_str(),
+            Protocol::Http.as_str(),
+        ],
+    );
+    Ok(TargetGroup {
+        id: backend.target_group_id(),
+        name,
+        service: service_ref,
+        service_port: port_text,
+        target_type: settings.target_type,
+        protocol: Protocol::Http,
+        protocol_version: ProtocolVersion::Http1,
+        port: tg_port,
+        health_check,
+        targets,
+    })
+}
+
+fn find_port<'s>(service: &'s Service, port: &PortRef) -> Option<&'s ServicePort> {
+    let ports = service.spec.as_ref()?.ports.as_ref()?;
+    ports.iter().find(|p| match port {
+        PortRef::Number(n) => p.port == *n,
+        PortRef::Name(name) => p.name.as_deref() == Some(name.as_str()),
+    })
+}
+
+/// The target group port for ip targets: the numeric targetPort (defaulting to the port), or 1
+/// for a named targetPort, as the ALB controller registers it (each target has its own port).
+fn ip_port(port: &ServicePort) -> u16 {
+    match &port.target_port {
+        Some(IntOrString::Int(n)) => *n as u16,
+        Some(IntOrString::String(_)) => 1,
+        None => port.port as u16,
+    }
+}
+
+fn instance_port(service: &Service, port: &ServicePort) -> Result<u16, String> {
+    let kind = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.type_.as_deref())
+        .unwrap_or("ClusterIP");
+    match port.node_port {
+        Some(n) if kind == "NodePort" || kind == "LoadBalancer" => Ok(n as u16),
+        _ => Err(format!(
+            "target-type instance needs a NodePort, but the Service is type {kind} with no spec.ports[].nodePort for port {}: make it type NodePort or use alb.ingress.kubernetes.io/target-type: ip",
+            port.port
+        )),
+    }
+}
+
+/// The ready endpoints of the Service's EndpointSlices, at the slice port named like the Service
+/// port (EndpointSlice ports carry the Service port's name and the resolved targetPort).
+fn ip_targets(snapshot: &Snapshot, backend: &Backend<'_>, port: &ServicePort) -> Vec<Target> {
+    let port_name = port.name.as_deref().unwrap_or_default();
+    let mut targets = Vec::new();
+    for slice in snapshot.endpoint_slices_for(backend.namespace, backend.service) {
+        if slice.address_type == "FQDN" {
+            continue;
+        }
+        let slice_port = slice.ports.iter().flatten().find_map(|p| {
+            (p.name.as_deref().unwrap_or_default() == port_name)
+                .then_some(p.port)
+                .flatten()
+        });
+        let Some(target_port) = slice_port.or(match &port.target_port {
+            Some(IntOrString::Int(n)) if slice.ports.as_ref().is_none_or(Vec::is_empty) => Some(*n),
+            _ => None,
+        }) else {
+            continue;
+        };
+        for endpoint in &slice.endpoints {
+            let conditions = endpoint.conditions.as_ref();
+            // An unset `ready` means unknown, which consumers treat as ready; terminating
+            // endpoints leave the target group, as the ALB controller deregisters them.
+            let ready = conditions.and_then(|c| c.ready).unwrap_or(true);
+            let terminating = conditions.and_then(|c| c.terminating).unwrap_or(false);
+            if !ready || terminating {
+                continue;
+            }
+            for address in &endpoint.addresses {
+                if let Ok(ip) = address.parse::<IpAddr>() {
+                    targets.push(Target {
+                        ip,
+                        port: target_port as u16,
+                        name: endpoint.target_ref.as_ref().and_then(|r| r.name.clone()),
+                    });
+                }
+            }
+        }
+    }
+    targets.sort();
+    targets.dedup_by(|a, b| a.ip == b.ip && a.port == b.port);
+    targets
+}
+
+/// Every Ready node's InternalIP at the NodePort, except nodes excluded from load balancers.
+fn instance_targets(snapshot: &Snapshot, node_port: u16) -> Vec<Target> {
+    const EXCLUDE: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+    let mut targets: Vec<Target> = snapshot
+        .nodes()
+        .filter(|n| {
+            n.metadata
+                .labels
+                .as_ref()
+                .is_none_or(|l| !l.contains_key(EXCLUDE))
+        })
+        .filter_map(|node| {
+            let status = node.status.as_ref()?;
+            let not_ready = status
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "Ready" && c.status != "True");
+            if not_ready {
+                return None;
+            }
+            let ip = status
+                .addresses
+                .iter()
+                .flatten()
+                .find(|a| a.type_ == "InternalIP")?
+                .address
+                .parse()
+                .ok()?;
+            Some(Target {
+                ip,
+                port: node_port,
+                name: node.metadata.name.clone(),
+            })
+        })
+        .collect();
+    targets.sort();
+    targets
+}

@@ -1,0 +1,87 @@
+//! Golden translator tests: every `tests/golden/<case>.in.yaml` is decoded and translated with
+//! default options, and the IR, statuses and problems must equal `<case>.out.yaml`.
+//! `UPDATE_GOLDEN=1 cargo test -p pylon-translate --test golden` rewrites the outputs; review the diff.
+
+use pylon_model::{decode_manifests, Snapshot};
+use pylon_translate::{translate, Options};
+use std::fs;
+use std::path::Path;
+
+#[test]
+fn golden_cases() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut cases: Vec<_> = fs::read_dir(&dir)
+        .expect("tests/golden exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".in.yaml"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 1,
+        "expected at least 40 golden cases, found {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for input in &cases {
+        let case = input
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches(".in.yaml")
+            .to_string();
+        let text = fs::read_to_string(input).unwrap();
+        let decoded = decode_manifests(&text, &format!("{case}.in.yaml"));
+        let snapshot = Snapshot::new(
+            decoded.objects.into_iter().map(|o| o.object),
+            decoded.problems,
+        );
+        let translation = translate(&snapshot, &Options::default());
+        if let Err(errors) = translation.ir.validate() {
+            failures.push(format!("{case}: invalid IR: {errors:?}"));
+        }
+        let actual = serde_yaml::to_string(&translation).unwrap();
+        let output = dir.join(format!("{case}.out.yaml"));
+        if update {
+            fs::write(&output, &actual).unwrap();
+            continue;
+        }
+        match fs::read_to_string(&output) {
+            Ok(expected) if expected == actual => {}
+            Ok(expected) => failures.push(format!(
+                "{case}: output differs\n{}",
+                diff(&expected, &actual)
+            )),
+            Err(_) => failures.push(format!(
+                "{case}: no {case}.out.yaml (run with UPDATE_GOLDEN=1)"
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} golden case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A small line diff: the first lines that differ, with context enough to find them.
+fn diff(expected: &str, actual: &str) -> String {
+    let (e, a): (Vec<_>, Vec<_>) = (expected.lines().collect(), actual.lines().collect());
+    let mut out = String::new();
+    for i in 0..e.len().max(a.len()) {
+        let (x, y) = (e.get(i), a.get(i));
+        if x != y {
+            out.push_str(&format!(
+                "  line {}:\n  - {}\n  + {}\n",
+                i + 1,
+                x.unwrap_or(&""),
+                y.unwrap_or(&"")
+            ));
+            if out.lines().count() > 30 {
+                break;
+            }
+        }
+    }
+    out
+}
