@@ -1,1 +1,18 @@
+//! Pylon's built-in L7 load balancer. [`Proxy::apply`] makes an [`Ir`](pylon_ir::Ir) real: each
+//! HTTP listener bound on its load balancer's address and port, rules evaluated in priority order,
+//! round robin over healthy targets with active health checks.
+//!
+//! A new configuration swaps in atomically: every listener's compiled rules sit behind an
+//! `ArcSwap`, so in-flight requests finish on the configuration they started with, unchanged
+//! listeners are never rebound, and a listener that cannot bind is reported while the others
+//! keep serving.
 
+mod balance;
+mod forward;
+mod health;
+mod listener;
+mod pattern;
+mod route;
+
+pub use health::{HealthReport, HealthState};
+pub use listener::{ApplyReport, ListenerState, Proxy};

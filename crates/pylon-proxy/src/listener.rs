@@ -1,0 +1,271 @@
+//! Listeners: binding, accepting, serving connections, and swapping configurations under them.
+
+use crate::balance::TargetGroupRuntime;
+use crate::forward::{self, Context};
+use crate::health::{HealthChecks, HealthReport};
+use crate::route::CompiledListener;
+use arc_swap::ArcSwap;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use pylon_ir::{Ir, Protocol};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+
+/// How long a target may take to accept a connection (the ALB's target connect timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The built-in load balancer. Create it inside a Tokio runtime.
+pub struct Proxy {
+    bound: Mutex<HashMap<SocketAddr, Bound>>,
+    health: HealthChecks,
+    context: Arc<Context>,
+    connections: Arc<AtomicUsize>,
+}
+
+/// A bound listener: its socket's accept loop and the configuration it serves.
+struct Bound {
+    listener_id: String,
+    config: Arc<ArcSwap<CompiledListener>>,
+    /// Dropping it stops the accept loop and asks open connections to finish gracefully.
+    _stop: watch::Sender<()>,
+}
+
+/// What happened to each listener of the IR, by listener id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    pub listeners: BTreeMap<String, ListenerState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "state")]
+pub enum ListenerState {
+    Bound { address: SocketAddr },
+    NotBound { reason: String },
+}
+
+impl Default for Proxy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Proxy {
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let client: Client<HttpConnector, hyper::body::Incoming> = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Proxy {
+            bound: Mutex::new(HashMap::new()),
+            health: HealthChecks::default(),
+            context: Arc::new(Context {
+                client,
+                weights: AtomicUsize::new(0),
+            }),
+            connections: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Makes `ir` the configuration being served and reports every listener's state.
+    pub fn apply(&self, ir: &Ir) -> ApplyReport {
+        let health = self.health.reconcile(ir.load_balancers.iter().flat_map(|lb| {
+            lb.target_groups.values().flat_map(|tg| {
+                tg.targets.iter().map(|t| {
+                    (tg.id.clone(), SocketAddr::new(t.ip, t.port), tg.health_check.clone())
+                })
+            })
+        }));
+        let mut report = ApplyReport::default();
+        let mut desired: HashMap<SocketAddr, CompiledListener> = HashMap::new();
+        for lb in &ir.load_balancers {
+            let groups: HashMap<String, Arc<TargetGroupRuntime>> = lb
+                .target_groups
+                .values()
+                .map(|tg| {
+                    let targets = tg
+                        .targets
+                        .iter()
+                        .map(|t| {
+                            let addr = SocketAddr::new(t.ip, t.port);
+                            (addr, health[&(tg.id.clone(), addr)].clone())
+                        })
+                        .collect();
+                    (tg.id.clone(), Arc::new(TargetGroupRuntime::new(tg.id.clone(), targets)))
+                })
+                .collect();
+            for listener in &lb.listeners {
+                let not_bound = |reason: String| ListenerState::NotBound { reason };
+                let state = match (listener.protocol, lb.address) {
+                    (Protocol::Https, _) => Some(not_bound(
+                        "HTTPS listeners are not served yet: TLS termination is not implemented".into(),
+                    )),
+                    (_, None) => Some(not_bound("the load balancer has no address".into())),
+                    (Protocol::Http, Some(ip)) => {
+                        let addr = SocketAddr::new(ip, listener.port);
+                        desired.insert(addr, CompiledListener::compile(lb, listener, &groups));
+                        None
+                    }
+                };
+                if let Some(state) = state {
+                    report.listeners.insert(listener.id.clone(), state);
+                }
+            }
+        }
+        let mut bound = self.bound.lock().expect("listeners lock");
+        bound.retain(|addr, b| {
+            let keep = desired.contains_key(addr);
+            if !keep {
+                tracing::info!(listener = %b.listener_id, %addr, "listener removed");
+            }
+            keep
+        });
+        for (addr, compiled) in desired {
+            let id = compiled.listener_id.clone();
+            let state = if let Some(existing) = bound.get_mut(&addr) {
+                existing.listener_id = id.clone();
+                existing.config.store(Arc::new(compiled));
+                ListenerState::Bound { address: addr }
+            } else {
+                match bind(addr) {
+                    Ok(socket) => {
+                        let config = Arc::new(ArcSwap::from_pointee(compiled));
+                        let (stop, stopped) = watch::channel(());
+                        tokio::spawn(accept_loop(
+                            socket,
+                            config.clone(),
+                            self.context.clone(),
+                            self.connections.clone(),
+                            stopped,
+                        ));
+                        tracing::info!(listener = %id, %addr, "listener bound");
+                        bound.insert(
+                            addr,
+                            Bound {
+                                listener_id: id.clone(),
+                                config,
+                                _stop: stop,
+                            },
+                        );
+                        ListenerState::Bound { address: addr }
+                    }
+                    Err(e) => {
+                        tracing::warn!(listener = %id, %addr, error = %e, "listener cannot bind");
+                        ListenerState::NotBound {
+                            reason: format!("cannot bind {addr}: {e}"),
+                        }
+                    }
+                }
+            };
+            report.listeners.insert(id, state);
+        }
+        report
+    }
+
+    /// The health of one target of a target group, if it is being checked.
+    pub fn target_health(&self, target_group: &str, target: SocketAddr) -> Option<HealthReport> {
+        self.health.report(target_group, target)
+    }
+
+    /// Stops accepting on every listener, asks open connections to finish their in-flight
+    /// requests, and waits for them up to `grace`.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.bound.lock().expect("listeners lock").clear();
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.connections.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // A restarted Pylon must rebind while old connections sit in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+async fn accept_loop(
+    socket: TcpListener,
+    config: Arc<ArcSwap<CompiledListener>>,
+    context: Arc<Context>,
+    connections: Arc<AtomicUsize>,
+    mut stopped: watch::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            accepted = socket.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.fetch_add(1, Ordering::Relaxed);
+                    let guard = ConnectionGuard(connections.clone());
+                    tokio::spawn(serve(stream, peer, config.clone(), context.clone(), stopped.clone(), guard));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Counts open connections so shutdown can wait for them.
+struct ConnectionGuard(Arc<AtomicUsize>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: Arc<ArcSwap<CompiledListener>>,
+    context: Arc<Context>,
+    mut stopped: watch::Receiver<()>,
+    _guard: ConnectionGuard,
+) {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |request| {
+        // Each request routes on the configuration current when it arrives, and keeps it.
+        let listener = config.load_full();
+        let context = context.clone();
+        async move { Ok::<_, Infallible>(forward::handle(request, listener, context, peer).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        _ = stopped.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
