@@ -45,7 +45,9 @@ pub async fn handle(
     client_addr: SocketAddr,
 ) -> Response<Body> {
     let host = request_host(&request);
-    let action = listener.route(host.as_bytes(), request.uri().path().as_bytes()).clone();
+    let action = listener
+        .route(host.as_bytes(), request.uri().path().as_bytes())
+        .clone();
     let groups = match action {
         CompiledAction::Fixed {
             status,
@@ -56,10 +58,18 @@ pub async fn handle(
     };
     let Some(group) = pick_weighted(&groups, &context.weights) else {
         // No usable target group at all (every weight 0).
-        return fixed(503, "text/plain", Bytes::from_static(b"503 Service Unavailable\n"));
+        return fixed(
+            503,
+            "text/plain",
+            Bytes::from_static(b"503 Service Unavailable\n"),
+        );
     };
     let Some(target) = group.pick() else {
-        return fixed(503, "text/plain", Bytes::from_static(b"503 Service Unavailable: no targets\n"));
+        return fixed(
+            503,
+            "text/plain",
+            Bytes::from_static(b"503 Service Unavailable: no targets\n"),
+        );
     };
     let path_and_query = request
         .uri()
@@ -85,7 +95,11 @@ pub async fn handle(
         }
         Err(_) => {
             tracing::warn!(%target, target_group = %group.id, "target timed out");
-            fixed(504, "text/plain", Bytes::from_static(b"504 Gateway Timeout\n"))
+            fixed(
+                504,
+                "text/plain",
+                Bytes::from_static(b"504 Gateway Timeout\n"),
+            )
         }
     }
 }
@@ -100,7 +114,12 @@ fn request_host(request: &Request<Incoming>) -> String {
         .unwrap_or_default();
     let without_port = match raw.rfind(':') {
         // `[::1]:80` or `example.com:80`, but not a bare IPv6 address.
-        Some(i) if !raw[i..].contains(']') && (raw.starts_with('[') || raw.matches(':').count() == 1) => &raw[..i],
+        Some(i)
+            if !raw[i..].contains(']')
+                && (raw.starts_with('[') || raw.matches(':').count() == 1) =>
+        {
+            &raw[..i]
+        }
         _ => raw,
     };
     without_port.to_ascii_lowercase()
@@ -140,7 +159,8 @@ fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, listener: &Compile
 
 pub fn fixed(status: u16, content_type: &str, body: Bytes) -> Response<Body> {
     let mut response = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }

@@ -81,7 +81,11 @@ impl TargetHealth {
             Ok(()) => {
                 d.passes += 1;
                 d.failures = 0;
-                let needed = if d.state == HealthState::Unhealthy { check.healthy_threshold } else { 1 };
+                let needed = if d.state == HealthState::Unhealthy {
+                    check.healthy_threshold
+                } else {
+                    1
+                };
                 if d.passes >= needed {
                     d.state = HealthState::Healthy;
                     d.reason = None;
@@ -96,7 +100,8 @@ impl TargetHealth {
                 d.reason = Some(reason);
             }
         }
-        self.routable.store(d.state != HealthState::Unhealthy, Ordering::Relaxed);
+        self.routable
+            .store(d.state != HealthState::Unhealthy, Ordering::Relaxed);
         if d.state != before {
             tracing::info!(%target, from = ?before, to = ?d.state, reason = ?d.reason, "target health changed");
         }
@@ -140,21 +145,32 @@ impl HealthChecks {
             let check = match checks.remove(&key) {
                 Some(c) if c.config == config => c,
                 previous => {
-                    let health = previous.as_ref().map_or_else(|| Arc::new(TargetHealth::new()), |c| c.health.clone());
+                    let health = previous
+                        .as_ref()
+                        .map_or_else(|| Arc::new(TargetHealth::new()), |c| c.health.clone());
                     let task = tokio::spawn(run(target, config.clone(), health.clone()));
-                    Check { config, health, task }
+                    Check {
+                        config,
+                        health,
+                        task,
+                    }
                 }
             };
             next.insert(key, check);
         }
         // What is left in `checks` is no longer wanted; dropping it aborts the tasks.
         *checks = next;
-        checks.iter().map(|(k, c)| (k.clone(), c.health.clone())).collect()
+        checks
+            .iter()
+            .map(|(k, c)| (k.clone(), c.health.clone()))
+            .collect()
     }
 
     pub fn report(&self, target_group: &str, target: SocketAddr) -> Option<HealthReport> {
         let checks = self.checks.lock().expect("checks lock");
-        checks.get(&(target_group.to_string(), target)).map(|c| c.health.report())
+        checks
+            .get(&(target_group.to_string(), target))
+            .map(|c| c.health.report())
     }
 }
 
@@ -168,9 +184,15 @@ async fn run(target: SocketAddr, check: HealthCheck, health: Arc<TargetHealth>) 
     loop {
         let result = match tokio::time::timeout(timeout, probe(addr, &check.path)).await {
             Ok(Ok(status)) if codes_match(&check.success_codes, status) => Ok(()),
-            Ok(Ok(status)) => Err(format!("health check answered {status}, expected {}", check.success_codes)),
+            Ok(Ok(status)) => Err(format!(
+                "health check answered {status}, expected {}",
+                check.success_codes
+            )),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!("health check timed out after {}s", check.timeout_seconds)),
+            Err(_) => Err(format!(
+                "health check timed out after {}s",
+                check.timeout_seconds
+            )),
         };
         health.record(result, &check, target);
         tokio::time::sleep(interval).await;
@@ -230,12 +252,18 @@ mod tests {
         let (c, t) = (check(), "127.0.0.1:1".parse().unwrap());
         assert!(h.is_routable());
         h.record(Err("x".into()), &c, t);
-        assert!(h.is_routable(), "one failure is below the unhealthy threshold");
+        assert!(
+            h.is_routable(),
+            "one failure is below the unhealthy threshold"
+        );
         h.record(Err("x".into()), &c, t);
         assert!(!h.is_routable());
         h.record(Ok(()), &c, t);
         h.record(Ok(()), &c, t);
-        assert!(!h.is_routable(), "two passes are below the healthy threshold");
+        assert!(
+            !h.is_routable(),
+            "two passes are below the healthy threshold"
+        );
         h.record(Ok(()), &c, t);
         assert!(h.is_routable());
         assert_eq!(h.report().state, HealthState::Healthy);

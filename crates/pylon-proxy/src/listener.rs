@@ -64,10 +64,11 @@ impl Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let client: Client<HttpConnector, hyper::body::Incoming> = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+        let client: Client<HttpConnector, hyper::body::Incoming> =
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_timer(TokioTimer::new())
+                .build(connector);
         Proxy {
             bound: Mutex::new(HashMap::new()),
             health: HealthChecks::default(),
@@ -81,13 +82,19 @@ impl Proxy {
 
     /// Makes `ir` the configuration being served and reports every listener's state.
     pub fn apply(&self, ir: &Ir) -> ApplyReport {
-        let health = self.health.reconcile(ir.load_balancers.iter().flat_map(|lb| {
-            lb.target_groups.values().flat_map(|tg| {
-                tg.targets.iter().map(|t| {
-                    (tg.id.clone(), SocketAddr::new(t.ip, t.port), tg.health_check.clone())
+        let health = self
+            .health
+            .reconcile(ir.load_balancers.iter().flat_map(|lb| {
+                lb.target_groups.values().flat_map(|tg| {
+                    tg.targets.iter().map(|t| {
+                        (
+                            tg.id.clone(),
+                            SocketAddr::new(t.ip, t.port),
+                            tg.health_check.clone(),
+                        )
+                    })
                 })
-            })
-        }));
+            }));
         let mut report = ApplyReport::default();
         let mut desired: HashMap<SocketAddr, CompiledListener> = HashMap::new();
         for lb in &ir.load_balancers {
@@ -103,14 +110,18 @@ impl Proxy {
                             (addr, health[&(tg.id.clone(), addr)].clone())
                         })
                         .collect();
-                    (tg.id.clone(), Arc::new(TargetGroupRuntime::new(tg.id.clone(), targets)))
+                    (
+                        tg.id.clone(),
+                        Arc::new(TargetGroupRuntime::new(tg.id.clone(), targets)),
+                    )
                 })
                 .collect();
             for listener in &lb.listeners {
                 let not_bound = |reason: String| ListenerState::NotBound { reason };
                 let state = match (listener.protocol, lb.address) {
                     (Protocol::Https, _) => Some(not_bound(
-                        "HTTPS listeners are not served yet: TLS termination is not implemented".into(),
+                        "HTTPS listeners are not served yet: TLS termination is not implemented"
+                            .into(),
                     )),
                     (_, None) => Some(not_bound("the load balancer has no address".into())),
                     (Protocol::Http, Some(ip)) => {
@@ -184,7 +195,8 @@ impl Proxy {
     pub async fn shutdown(&self, grace: Duration) {
         self.bound.lock().expect("listeners lock").clear();
         let deadline = tokio::time::Instant::now() + grace;
-        while self.connections.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        while self.connections.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -62,10 +62,12 @@ impl CompiledListener {
                     for c in &r.conditions {
                         match c {
                             Condition::HostHeader { values } => {
-                                rule.hosts = Some(values.iter().map(|v| Pattern::new(v, true)).collect())
+                                rule.hosts =
+                                    Some(values.iter().map(|v| Pattern::new(v, true)).collect())
                             }
                             Condition::PathPattern { values } => {
-                                rule.paths = Some(values.iter().map(|v| Pattern::new(v, false)).collect())
+                                rule.paths =
+                                    Some(values.iter().map(|v| Pattern::new(v, false)).collect())
                             }
                         }
                     }
@@ -80,7 +82,9 @@ impl CompiledListener {
     /// `host` must be lowercased and without port.
     pub fn route(&self, host: &[u8], path: &[u8]) -> &CompiledAction {
         let any = |patterns: &Option<Vec<Pattern>>, text: &[u8]| {
-            patterns.as_ref().is_none_or(|ps| ps.iter().any(|p| p.matches(text)))
+            patterns
+                .as_ref()
+                .is_none_or(|ps| ps.iter().any(|p| p.matches(text)))
         };
         self.rules
             .iter()
@@ -89,7 +93,10 @@ impl CompiledListener {
     }
 }
 
-fn compile_action(action: &Action, groups: &HashMap<String, Arc<TargetGroupRuntime>>) -> CompiledAction {
+fn compile_action(
+    action: &Action,
+    groups: &HashMap<String, Arc<TargetGroupRuntime>>,
+) -> CompiledAction {
     match action {
         Action::Forward { target_groups } => CompiledAction::Forward(
             target_groups

@@ -1,1 +1,211 @@
-fn main() {}
+//! The `pylon` command: serve, plan, validate and inspect load balancers made from Kubernetes
+//! manifests.
+
+mod admin;
+mod plan;
+mod report;
+mod run;
+mod state;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use pylon_model::Snapshot;
+use pylon_source::FileSource;
+use pylon_translate::{translate, AddressPools, Options, Translation};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Pylon reads Kubernetes manifests (Ingress with AWS Load Balancer Controller annotations,
+/// Services, EndpointSlices, Nodes) and serves them with its built-in L7 load balancer.
+#[derive(Parser)]
+#[command(name = "pylon", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the manifests: bind every load balancer listener and follow edits to the files.
+    Run {
+        #[command(flatten)]
+        translate: TranslateArgs,
+        /// The admin endpoint (/status, /config, /healthz). Keep it on loopback.
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: SocketAddr,
+    },
+    /// Print the load balancers the manifests make, as a tree (or as JSON or YAML).
+    Plan {
+        #[command(flatten)]
+        translate: TranslateArgs,
+        #[arg(short, long, value_enum, default_value_t = Format::Tree)]
+        output: Format,
+    },
+    /// Check the manifests; exits non-zero if any has an error, listing every problem.
+    Validate {
+        #[command(flatten)]
+        translate: TranslateArgs,
+    },
+    /// Show the status of every object a running Pylon handles.
+    Status {
+        /// The admin endpoint of the running Pylon.
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: SocketAddr,
+        #[arg(short, long, value_enum, default_value_t = StatusFormat::Text)]
+        output: StatusFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Tree,
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusFormat {
+    Text,
+    Json,
+}
+
+/// Where the manifests are and how load balancers get their addresses.
+#[derive(clap::Args)]
+pub struct TranslateArgs {
+    /// Manifest files or directories (searched recursively for .yaml, .yml and .json).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Addresses for internet-facing load balancers.
+    #[arg(long, default_value = "127.1.0.0/24")]
+    internet_facing_pool: IpNet,
+    /// Addresses for internal load balancers.
+    #[arg(long, default_value = "127.2.0.0/24")]
+    internal_pool: IpNet,
+    /// Where addresses are remembered across restarts [default: $XDG_STATE_HOME/pylon or ~/.local/state/pylon].
+    #[arg(long, env = "PYLON_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Mixed into generated load balancer and target group names, like the ALB controller's --cluster-name.
+    #[arg(long, default_value = "pylon")]
+    cluster_name: String,
+}
+
+impl TranslateArgs {
+    fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(state::default_dir)
+    }
+
+    fn options(&self) -> Result<Options, String> {
+        Ok(Options {
+            cluster_name: self.cluster_name.clone(),
+            pools: AddressPools::new(self.internet_facing_pool, self.internal_pool)
+                .map_err(|e| e.to_string())?,
+            reserved: state::load_addresses(&self.state_dir())?,
+        })
+    }
+
+    /// Reads the manifests once and translates them (addresses as a run would give them).
+    fn translate_once(&self) -> Result<Translation, String> {
+        let options = self.options()?;
+        let snapshot: Snapshot = FileSource::new(self.paths.clone()).load();
+        Ok(translate(&snapshot, &options))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PYLON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Run { translate, admin } => {
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            runtime.block_on(run::run(&translate, admin))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { translate, output } => {
+            let translation = translate.translate_once()?;
+            let text = match output {
+                Format::Tree => plan::render(&translation),
+                Format::Json => {
+                    serde_json::to_string_pretty(&translation).expect("serializes") + "\n"
+                }
+                Format::Yaml => serde_yaml::to_string(&translation).expect("serializes"),
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { translate } => {
+            let translation = translate.translate_once()?;
+            for p in &translation.problems {
+                println!("{p}");
+            }
+            let errors = translation.problems.iter().filter(|p| p.is_error()).count();
+            if errors > 0 {
+                println!("{errors} error(s) found.");
+                Ok(ExitCode::from(1))
+            } else {
+                println!(
+                    "OK: {} load balancer(s), {} warning(s).",
+                    translation.ir.load_balancers.len(),
+                    translation.problems.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        Command::Status { admin, output } => {
+            let view = fetch_status(admin)?;
+            match output {
+                StatusFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&view).expect("serializes")
+                ),
+                StatusFormat::Text => print!("{}", report::render_status(&view)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `GET /status` from a running Pylon's admin endpoint.
+fn fetch_status(admin: SocketAddr) -> Result<serde_json::Value, String> {
+    use std::io::{Read, Write};
+    let unreachable = |e: std::io::Error| {
+        format!("cannot reach Pylon's admin endpoint at {admin}: {e}; is `pylon run` running (see --admin)?")
+    };
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&admin, std::time::Duration::from_secs(3))
+            .map_err(unreachable)?;
+    stream
+        .write_all(
+            format!("GET /status HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .map_err(unreachable)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(unreachable)?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    serde_json::from_str(body).map_err(|e| {
+        format!("the admin endpoint at {admin} answered something other than a status ({e})")
+    })
+}

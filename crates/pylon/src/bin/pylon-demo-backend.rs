@@ -1,0 +1,131 @@
+//! A small HTTP backend for the quickstart and the end-to-end tests: it answers every request
+//! with a JSON line naming itself and echoing what it received.
+//!
+//! `pylon-demo-backend --listen 127.0.0.11:8080 --name pod-a`
+//!
+//! Paths with a meaning: `/sleep/<ms>` answers after a delay; `/status/<code>` answers with that
+//! code; `POST /health/<code>` makes `/healthz` answer `<code>` from then on.
+
+use bytes::Bytes;
+use clap::Parser;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "A demo HTTP backend that names itself in every answer")]
+struct Args {
+    #[arg(long)]
+    listen: SocketAddr,
+    #[arg(long)]
+    name: String,
+}
+
+struct State {
+    name: String,
+    listen: SocketAddr,
+    health: AtomicU16,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args = Args::parse();
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            std::process::exit(2);
+        }
+    };
+    let state = Arc::new(State {
+        name: args.name,
+        listen: args.listen,
+        health: AtomicU16::new(200),
+    });
+    eprintln!("{} listening on {}", state.name, state.listen);
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(answer(&state, req, peer).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let mut status = StatusCode::OK;
+    if let Some(ms) = path
+        .strip_prefix("/sleep/")
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Some(code) = path
+        .strip_prefix("/status/")
+        .and_then(|s| s.parse::<u16>().ok())
+    {
+        status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+    }
+    if path == "/healthz" {
+        status =
+            StatusCode::from_u16(state.health.load(Ordering::Relaxed)).unwrap_or(StatusCode::OK);
+    }
+    if req.method() == http::Method::POST {
+        if let Some(code) = path
+            .strip_prefix("/health/")
+            .and_then(|s| s.parse::<u16>().ok())
+        {
+            state.health.store(code, Ordering::Relaxed);
+        }
+    }
+    let headers: serde_json::Map<String, serde_json::Value> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                serde_json::Value::String(v.to_str().unwrap_or("").to_string()),
+            )
+        })
+        .collect();
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let body_len = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().len())
+        .unwrap_or(0);
+    let body = serde_json::json!({
+        "backend": state.name,
+        "address": state.listen.to_string(),
+        "peer": peer.to_string(),
+        "method": method,
+        "uri": uri,
+        "headers": headers,
+        "bodyBytes": body_len,
+    });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string() + "\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}

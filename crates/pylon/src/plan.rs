@@ -1,0 +1,152 @@
+//! `pylon plan`: the IR as a tree, the way the AWS console shows an Application Load Balancer.
+
+use pylon_ir::{Action, Condition, HealthCheckPort, LoadBalancer, TargetGroup};
+use pylon_model::Problem;
+use pylon_translate::Translation;
+use std::fmt::Write;
+
+pub fn render(translation: &Translation) -> String {
+    let mut out = String::new();
+    if translation.ir.load_balancers.is_empty() {
+        out.push_str("No load balancers.\n");
+    }
+    for lb in &translation.ir.load_balancers {
+        load_balancer(&mut out, lb);
+    }
+    problems(&mut out, &translation.problems);
+    out
+}
+
+fn load_balancer(out: &mut String, lb: &LoadBalancer) {
+    let address = lb
+        .address
+        .map_or("(no address)".to_string(), |a| a.to_string());
+    let _ = writeln!(out, "Load balancer {}  ({})", lb.name, lb.origin);
+    let _ = writeln!(
+        out,
+        "  scheme {}, address {address}, idle timeout {}s",
+        lb.scheme.as_str(),
+        lb.attributes.idle_timeout_seconds
+    );
+    for listener in &lb.listeners {
+        let _ = writeln!(
+            out,
+            "  Listener {}:{}",
+            listener.protocol.as_str(),
+            listener.port
+        );
+        for rule in &listener.rules {
+            let conditions: Vec<String> = rule.conditions.iter().map(condition).collect();
+            let _ = writeln!(
+                out,
+                "    {:>7}  IF {}\n             THEN {}\n             from {}, {}",
+                rule.priority,
+                conditions.join(" AND "),
+                action(lb, &rule.action),
+                rule.origin.object,
+                rule.origin.field
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    default  THEN {}",
+            action(lb, &listener.default_action)
+        );
+    }
+    for tg in lb.target_groups.values() {
+        target_group(out, tg);
+    }
+    out.push('\n');
+}
+
+fn condition(c: &Condition) -> String {
+    let (what, values) = match c {
+        Condition::HostHeader { values } => ("host", values),
+        Condition::PathPattern { values } => ("path", values),
+    };
+    format!("{what} is {}", values.join(" or "))
+}
+
+fn action(lb: &LoadBalancer, a: &Action) -> String {
+    match a {
+        Action::Forward { target_groups } => {
+            let names: Vec<String> = target_groups
+                .iter()
+                .map(|w| {
+                    let name = lb
+                        .target_group(&w.id)
+                        .map_or(w.id.as_str(), |tg| tg.name.as_str());
+                    if target_groups.len() > 1 {
+                        format!("{name} (weight {})", w.weight)
+                    } else {
+                        name.to_string()
+                    }
+                })
+                .collect();
+            format!("forward to {}", names.join(", "))
+        }
+        Action::FixedResponse {
+            status_code,
+            content_type,
+            message_body,
+        } => match message_body {
+            Some(body) => format!("return fixed response {status_code} ({content_type}: {body:?})"),
+            None => format!("return fixed response {status_code}"),
+        },
+    }
+}
+
+fn target_group(out: &mut String, tg: &TargetGroup) {
+    let hc = &tg.health_check;
+    let hc_port = match hc.port {
+        HealthCheckPort::TrafficPort => "traffic-port".to_string(),
+        HealthCheckPort::Port(p) => p.to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "  Target group {}  ({} port {})",
+        tg.name, tg.service, tg.service_port
+    );
+    let _ = writeln!(
+        out,
+        "    target type {}, protocol {}, port {}",
+        tg.target_type.as_str(),
+        tg.protocol.as_str(),
+        tg.port
+    );
+    let _ = writeln!(
+        out,
+        "    health check {} {hc_port} {}, every {}s, timeout {}s, healthy {}, unhealthy {}, codes {}",
+        hc.protocol.as_str(),
+        hc.path,
+        hc.interval_seconds,
+        hc.timeout_seconds,
+        hc.healthy_threshold,
+        hc.unhealthy_threshold,
+        hc.success_codes
+    );
+    if tg.targets.is_empty() {
+        let _ = writeln!(out, "    (no targets)");
+    }
+    for t in &tg.targets {
+        let addr = std::net::SocketAddr::new(t.ip, t.port);
+        match &t.name {
+            Some(name) => {
+                let _ = writeln!(out, "    target {addr}  {name}");
+            }
+            None => {
+                let _ = writeln!(out, "    target {addr}");
+            }
+        }
+    }
+}
+
+fn problems(out: &mut String, problems: &[Problem]) {
+    if problems.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Problems:");
+    for p in problems {
+        let _ = writeln!(out, "  {p}");
+    }
+}

@@ -1,0 +1,218 @@
+//! What the admin endpoint and `pylon status` show: statuses with the data plane's bind results
+//! folded in, every problem, and the IR with live target health.
+
+use pylon_ir::LoadBalancer;
+use pylon_model::Problem;
+use pylon_proxy::{ApplyReport, ListenerState, Proxy};
+use pylon_translate::{ObjectStatus, Translation};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// One translated and applied configuration.
+pub struct Published {
+    pub generation: u64,
+    pub translation: Translation,
+    pub apply: ApplyReport,
+}
+
+/// An object's status and the problems that name it.
+#[derive(Debug, Serialize)]
+pub struct ObjectView {
+    #[serde(flatten)]
+    pub status: ObjectStatus,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusView {
+    pub generation: u64,
+    pub objects: Vec<ObjectView>,
+    pub problems: Vec<Problem>,
+}
+
+impl Published {
+    /// Listener ports of one load balancer that are not bound, with the reason.
+    fn unbound(&self, lb: &LoadBalancer) -> BTreeMap<u16, String> {
+        lb.listeners
+            .iter()
+            .filter_map(|l| match self.apply.listeners.get(&l.id) {
+                Some(ListenerState::NotBound { reason }) => Some((l.port, reason.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every problem: the translation's and the data plane's.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = self.translation.problems.clone();
+        for lb in &self.translation.ir.load_balancers {
+            for (port, reason) in self.unbound(lb) {
+                let protocol = lb
+                    .listeners
+                    .iter()
+                    .find(|l| l.port == port)
+                    .map_or("", |l| l.protocol.as_str());
+                problems.push(Problem::error(
+                    Some(lb.origin.clone()),
+                    None,
+                    format!(
+                        "listener {protocol}:{port} of load balancer {} is not serving: {reason}",
+                        lb.name
+                    ),
+                ));
+            }
+        }
+        problems.sort();
+        problems
+    }
+
+    pub fn status_view(&self) -> StatusView {
+        let problems = self.problems();
+        let objects = self
+            .translation
+            .statuses
+            .iter()
+            .map(|status| {
+                let unbound = self
+                    .translation
+                    .ir
+                    .load_balancers
+                    .iter()
+                    .find(|lb| lb.origin == status.object)
+                    .map(|lb| self.unbound(lb))
+                    .unwrap_or_default();
+                ObjectView {
+                    status: status.clone().with_unbound_ports(&unbound),
+                    problems: problems
+                        .iter()
+                        .filter(|p| p.object.as_ref() == Some(&status.object))
+                        .cloned()
+                        .collect(),
+                }
+            })
+            .collect();
+        StatusView {
+            generation: self.generation,
+            objects,
+            problems,
+        }
+    }
+
+    /// The IR with each listener's state and each target's health.
+    pub fn config_view(&self, proxy: &Proxy) -> Value {
+        let mut ir = serde_json::to_value(&self.translation.ir).expect("IR serializes");
+        for lb in ir["loadBalancers"].as_array_mut().into_iter().flatten() {
+            for listener in lb["listeners"].as_array_mut().into_iter().flatten() {
+                let id = listener["id"].as_str().unwrap_or_default().to_string();
+                if let Some(state) = self.apply.listeners.get(&id) {
+                    listener["state"] = serde_json::to_value(state).expect("state serializes");
+                }
+            }
+            for (tg_id, tg) in lb["targetGroups"].as_object_mut().into_iter().flatten() {
+                for target in tg["targets"].as_array_mut().into_iter().flatten() {
+                    let addr = format!(
+                        "{}:{}",
+                        target["ip"].as_str().unwrap_or_default(),
+                        target["port"]
+                    );
+                    let addr = addr.parse::<SocketAddr>().or_else(|_| {
+                        format!(
+                            "[{}]:{}",
+                            target["ip"].as_str().unwrap_or_default(),
+                            target["port"]
+                        )
+                        .parse()
+                    });
+                    if let Some(health) = addr.ok().and_then(|a| proxy.target_health(tg_id, a)) {
+                        target["health"] = serde_json::to_value(health).expect("health serializes");
+                    }
+                }
+            }
+        }
+        json!({ "generation": self.generation, "ir": ir })
+    }
+}
+
+/// `pylon status` as text: each object with its address and problems, then other problems.
+pub fn render_status(view: &Value) -> String {
+    let mut out = String::new();
+    let objects = view["objects"].as_array().cloned().unwrap_or_default();
+    if objects.is_empty() {
+        out.push_str("No objects handled by Pylon.\n");
+    }
+    for object in &objects {
+        let name = match object["namespace"].as_str() {
+            Some(ns) => format!(
+                "{} {}/{}",
+                object["kind"].as_str().unwrap_or("?"),
+                ns,
+                object["name"].as_str().unwrap_or("?")
+            ),
+            None => format!(
+                "{} {}",
+                object["kind"].as_str().unwrap_or("?"),
+                object["name"].as_str().unwrap_or("?")
+            ),
+        };
+        let entries = object["status"]["loadBalancer"]["ingress"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let addresses: Vec<String> = entries
+            .iter()
+            .map(|e| {
+                let ports: Vec<String> = e["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| match p["error"].as_str() {
+                        Some(err) => format!("{} ({err})", p["port"]),
+                        None => p["port"].to_string(),
+                    })
+                    .collect();
+                format!(
+                    "{} ports {}",
+                    e["ip"].as_str().unwrap_or("?"),
+                    ports.join(", ")
+                )
+            })
+            .collect();
+        let state = if addresses.is_empty() {
+            "no address".to_string()
+        } else {
+            addresses.join("; ")
+        };
+        out.push_str(&format!("{name}: {state}\n"));
+        for p in object["problems"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  {}\n", problem_line(p)));
+        }
+    }
+    let others: Vec<&Value> = view["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            !objects.iter().any(|o| {
+                p["object"]["kind"] == o["kind"]
+                    && p["object"]["name"] == o["name"]
+                    && p["object"]["namespace"] == o["namespace"]
+            })
+        })
+        .collect();
+    if !others.is_empty() {
+        out.push_str("Other problems:\n");
+        for p in others {
+            out.push_str(&format!("  {}\n", problem_line(p)));
+        }
+    }
+    out
+}
+
+fn problem_line(p: &Value) -> String {
+    match serde_json::from_value::<Problem>(p.clone()) {
+        Ok(problem) => problem.to_string(),
+        Err(_) => p.to_string(),
+    }
+}

@@ -1,0 +1,116 @@
+//! `pylon run`: watch the manifests, translate every change, apply it to the built-in load
+//! balancer, and publish statuses on the admin endpoint.
+
+use crate::admin::{self, Admin};
+use crate::report::Published;
+use crate::{state, TranslateArgs};
+use arc_swap::ArcSwap;
+use pylon_model::Problem;
+use pylon_proxy::{ApplyReport, ListenerState, Proxy};
+use pylon_source::FileSource;
+use pylon_translate::{translate, Translation};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the manifest paths are checked for changes.
+const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// How long in-flight requests get to finish on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), String> {
+    let mut options = args.options()?;
+    let state_dir = args.state_dir();
+    let mut snapshots = FileSource::new(args.paths.clone()).watch(WATCH_INTERVAL);
+    let proxy = Arc::new(Proxy::new());
+    let published = Arc::new(ArcSwap::from_pointee(Published {
+        generation: 0,
+        translation: Translation::default(),
+        apply: ApplyReport::default(),
+    }));
+    let admin = Arc::new(Admin {
+        published: published.clone(),
+        proxy: proxy.clone(),
+    });
+    let admin_addr = admin::serve(admin_addr, admin).await?;
+    tracing::info!("admin endpoint on http://{admin_addr} (/status, /config, /healthz)");
+    let mut reported: BTreeSet<Problem> = BTreeSet::new();
+    let mut listening: BTreeSet<(String, String)> = BTreeSet::new();
+    for generation in 1.. {
+        let snapshot = snapshots.borrow_and_update().clone();
+        let translation = translate(&snapshot, &options);
+        if translation.reserved != options.reserved {
+            if let Err(e) = state::save_addresses(&state_dir, &translation.reserved) {
+                tracing::error!("{e}; addresses may change after a restart");
+            }
+            options.reserved = translation.reserved.clone();
+        }
+        let apply = proxy.apply(&translation.ir);
+        let next = Published {
+            generation,
+            translation,
+            apply,
+        };
+        announce(&next, &mut listening);
+        let problems: BTreeSet<Problem> = next.problems().into_iter().collect();
+        for p in problems.difference(&reported) {
+            if p.is_error() {
+                tracing::error!("{p}");
+            } else {
+                tracing::warn!("{p}");
+            }
+        }
+        reported = problems;
+        published.store(Arc::new(next));
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return Err("the manifest watcher stopped".into());
+                }
+            }
+            _ = shutdown_signal() => break,
+        }
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    proxy.shutdown(SHUTDOWN_GRACE).await;
+    Ok(())
+}
+
+/// Logs each load balancer listener once when it starts serving, with its URL.
+fn announce(p: &Published, listening: &mut BTreeSet<(String, String)>) {
+    let mut now = BTreeSet::new();
+    for lb in &p.translation.ir.load_balancers {
+        for l in &lb.listeners {
+            if let Some(ListenerState::Bound { address }) = p.apply.listeners.get(&l.id) {
+                let entry = (l.id.clone(), address.to_string());
+                if !listening.contains(&entry) {
+                    tracing::info!(
+                        "load balancer {} ({}, {}) serving {}:{} on http://{address}",
+                        lb.name,
+                        lb.origin,
+                        lb.scheme.as_str(),
+                        l.protocol.as_str(),
+                        l.port
+                    );
+                }
+                now.insert(entry);
+            }
+        }
+    }
+    *listening = now;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
