@@ -1,0 +1,275 @@
+//! End to end: the real `pylon` binary on a manifest directory, real backend processes, real HTTP.
+//! Routing by host and path, rule priorities, round robin, the ALB's headers and error codes.
+
+mod support;
+
+use std::collections::BTreeMap;
+use support::*;
+
+/// The shipped example (the seed's Ingress unchanged), with its two backends moved onto this
+/// test's network: `pylon plan` shows what the seed promises, and traffic alternates.
+#[test]
+fn seed_ingress_round_robins_over_both_pods() {
+    let env = Env::new(11);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/eks-seed");
+    for name in ["00-nginx-backend.yaml", "01-ingress-alb.yaml"] {
+        let text = std::fs::read_to_string(format!("{example}/{name}")).unwrap();
+        let text = text
+            .replace("127.0.0.11", &env.backend_ip(1))
+            .replace("127.0.0.12", &env.backend_ip(2));
+        env.write(name, &text);
+    }
+    let (code, plan) = env.pylon_command("plan", &[]);
+    assert_eq!(code, 0);
+    for expected in [
+        "scheme internet-facing",
+        "Listener HTTP:80",
+        "1  IF path is /*",
+        "default  THEN return fixed response 404",
+        "target type ip, protocol HTTP, port 8080",
+        &format!("target {}:8080", env.backend_ip(1)),
+        &format!("target {}:8080", env.backend_ip(2)),
+    ] {
+        assert!(plan.contains(expected), "plan lacks {expected:?}:\n{plan}");
+    }
+    let _a = env.backend(1, 8080, "pod-a");
+    let _b = env.backend(2, 8080, "pod-b");
+    let _pylon = env.pylon();
+    let lb = env.wait_for_address("demo", "nginx-ingress");
+    assert_eq!(lb.port(), 80);
+    assert!(
+        lb.ip()
+            .to_string()
+            .starts_with(&format!("127.{}.1.", env.net)),
+        "internet-facing pool: {lb}"
+    );
+    let answers: Vec<String> = (0..6)
+        .map(|_| http_get(lb, "/", None).unwrap().backend())
+        .collect();
+    let mut counts = BTreeMap::new();
+    for a in &answers {
+        *counts.entry(a.as_str()).or_insert(0) += 1;
+    }
+    assert_eq!(counts.get("pod-a"), Some(&3), "{answers:?}");
+    assert_eq!(counts.get("pod-b"), Some(&3), "{answers:?}");
+    assert!(
+        answers.windows(2).all(|w| w[0] != w[1]),
+        "alternating: {answers:?}"
+    );
+    assert_eq!(
+        http_get(lb, "/any/deep/path?q=1", None).unwrap().status,
+        200
+    );
+}
+
+const ROUTING: &str = r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shop
+  namespace: demo
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/listen-ports: '[{"HTTP": 8080}]'
+spec:
+  ingressClassName: alb
+  rules:
+  - host: api.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: api, port: {number: 80}}}
+      - path: /v2
+        pathType: Prefix
+        backend: {service: {name: v2, port: {number: 80}}}
+      - path: /v2/health
+        pathType: Exact
+        backend: {service: {name: web, port: {name: http}}}
+  - host: "*.example.com"
+    http:
+      paths:
+      - path: /static/*.css
+        pathType: ImplementationSpecific
+        backend: {service: {name: v2, port: {number: 80}}}
+      - path: /img/*.png
+        pathType: ImplementationSpecific
+        backend: {service: {name: v2, port: {number: 80}}}
+      - path: /static
+        pathType: Prefix
+        backend: {service: {name: web, port: {number: 80}}}
+"#;
+
+#[test]
+fn hosts_paths_and_priorities_route_as_the_alb_does() {
+    let env = Env::new(12);
+    env.write("ns.yaml", NAMESPACE);
+    env.write("api.yaml", &service("api", 9001, &[env.backend_ip(1)]));
+    env.write("v2.yaml", &service("v2", 9002, &[env.backend_ip(2)]));
+    env.write("web.yaml", &service("web", 9003, &[env.backend_ip(3)]));
+    env.write("ingress.yaml", ROUTING);
+    let _api = env.backend(1, 9001, "api");
+    let _v2 = env.backend(2, 9002, "v2");
+    let _web = env.backend(3, 9003, "web");
+    let _pylon = env.pylon();
+    let lb = env.wait_for_address("demo", "shop");
+    let to = |host: &str, path: &str| {
+        let r = http_get(lb, path, Some(host)).unwrap();
+        if r.status == 200 {
+            r.backend()
+        } else {
+            r.status.to_string()
+        }
+    };
+    // Within a rule: Exact first, then the longest Prefix.
+    assert_eq!(to("api.example.com", "/v2/health"), "web");
+    assert_eq!(to("api.example.com", "/v2"), "v2");
+    assert_eq!(to("api.example.com", "/v2/users"), "v2");
+    // Prefix matches whole segments only.
+    assert_eq!(to("api.example.com", "/v2beta"), "api");
+    assert_eq!(to("api.example.com", "/"), "api");
+    // Hosts are case-insensitive and the port is ignored.
+    assert_eq!(to("API.Example.COM:8080", "/v2"), "v2");
+    // A wildcard host; ImplementationSpecific paths use ALB wildcards.
+    // Within a rule, Prefix paths come before ImplementationSpecific ones, whatever the
+    // manifest order: `/static` (Prefix) shadows `/static/*.css` for every path under it.
+    assert_eq!(to("www.example.com", "/static/site/main.css"), "web");
+    assert_eq!(to("www.example.com", "/staticfiles/main.css"), "404");
+    assert_eq!(to("www.example.com", "/img/a/b.png"), "v2");
+    assert_eq!(to("www.example.com", "/img/a/b.gif"), "404");
+    assert_eq!(to("www.example.com", "/x/static/main.css"), "404");
+    // The first rule's host wins over the wildcard, in manifest order.
+    assert_eq!(to("api.example.com", "/static/a.css"), "api");
+    // No rule matches: the listener's default action.
+    assert_eq!(to("example.org", "/"), "404");
+}
+
+#[test]
+fn forwarded_headers_are_added_as_an_alb_adds_them() {
+    let env = Env::new(13);
+    env.write("ns.yaml", NAMESPACE);
+    env.write("svc.yaml", &service("web", 9000, &[env.backend_ip(1)]));
+    env.write(
+        "ingress.yaml",
+        &ROUTING
+            .replace("name: api", "name: web")
+            .replace("name: v2", "name: web"),
+    );
+    let _web = env.backend(1, 9000, "web");
+    let _pylon = env.pylon();
+    let lb = env.wait_for_address("demo", "shop");
+    let r = http_request(
+        lb,
+        "GET",
+        "/x?y=1",
+        Some("api.example.com"),
+        &[
+            ("X-Forwarded-For", "203.0.113.7"),
+            ("Connection", "close, X-Drop-Me"),
+            ("X-Drop-Me", "1"),
+        ],
+    )
+    .unwrap();
+    let json = r.json();
+    let headers = &json["headers"];
+    assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-forwarded-port"], "8080");
+    assert_eq!(headers["host"], "api.example.com");
+    assert!(
+        headers.get("x-drop-me").is_none(),
+        "headers named in Connection are hop-by-hop"
+    );
+    assert_eq!(json["uri"], "/x?y=1");
+}
+
+#[test]
+fn missing_services_empty_groups_dead_and_slow_targets() {
+    let env = Env::new(14);
+    env.write("ns.yaml", NAMESPACE);
+    // `dead` points at an address where nothing listens; `empty` has no endpoints.
+    env.write("dead.yaml", &service("dead", 9000, &[env.backend_ip(9)]));
+    env.write(
+        "empty.yaml",
+        &service("empty", 9000, &[]).replace("endpoints:\n", "endpoints: []\n"),
+    );
+    env.write("slow.yaml", &service("slow", 9000, &[env.backend_ip(1)]));
+    env.write(
+        "ingress.yaml",
+        r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: errors
+  namespace: demo
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/listen-ports: '[{"HTTP": 8080}]'
+    alb.ingress.kubernetes.io/load-balancer-attributes: idle_timeout.timeout_seconds=1
+spec:
+  ingressClassName: alb
+  rules:
+  - http:
+      paths:
+      - {path: /missing, pathType: Prefix, backend: {service: {name: nowhere, port: {number: 80}}}}
+      - {path: /dead, pathType: Prefix, backend: {service: {name: dead, port: {number: 80}}}}
+      - {path: /empty, pathType: Prefix, backend: {service: {name: empty, port: {number: 80}}}}
+      - {path: /sleep, pathType: Prefix, backend: {service: {name: slow, port: {number: 80}}}}
+"#,
+    );
+    let _slow = env.backend(1, 9000, "slow");
+    let _pylon = env.pylon();
+    let lb = env.wait_for_address("demo", "errors");
+    let missing = http_get(lb, "/missing", None).unwrap();
+    assert_eq!(missing.status, 503);
+    assert_eq!(missing.body, "Backend service does not exist");
+    assert_eq!(http_get(lb, "/empty", None).unwrap().status, 503);
+    assert_eq!(http_get(lb, "/dead", None).unwrap().status, 502);
+    assert_eq!(http_get(lb, "/sleep/100", None).unwrap().status, 200);
+    assert_eq!(http_get(lb, "/sleep/3000", None).unwrap().status, 504);
+    assert_eq!(http_get(lb, "/other", None).unwrap().status, 404);
+    // The status names the missing Service.
+    let status = env.status();
+    let object = status["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "errors")
+        .unwrap();
+    let problems = object["problems"].to_string();
+    assert!(
+        problems.contains("Service demo/nowhere does not exist"),
+        "{problems}"
+    );
+    let (_, text) = (
+        0,
+        std::process::Command::new(PYLON)
+            .args(["status", "--admin", &env.admin().to_string()])
+            .output()
+            .unwrap(),
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Ingress demo/errors: 127.14.2."), "{text}");
+    assert!(text.contains("demo/nowhere"), "{text}");
+}
+
+#[test]
+fn validate_lists_every_problem_and_fails() {
+    let env = Env::new(15);
+    env.write("ns.yaml", NAMESPACE);
+    env.write(
+        "broken.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: demo}\nspec:\n  portz: []\n",
+    );
+    env.write(
+        "ingress.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: bad\n  namespace: demo\n  annotations:\n    alb.ingress.kubernetes.io/scheme: public\nspec:\n  ingressClassName: alb\n",
+    );
+    let (code, out) = env.pylon_command("validate", &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("field spec.portz"), "{out}");
+    assert!(out.contains("alb.ingress.kubernetes.io/scheme"), "{out}");
+    assert!(out.contains("2 error(s) found."), "{out}");
+    std::fs::remove_file(env.manifests().join("broken.yaml")).unwrap();
+    std::fs::remove_file(env.manifests().join("ingress.yaml")).unwrap();
+    let (code, out) = env.pylon_command("validate", &[]);
+    assert_eq!(code, 0, "{out}");
+}
