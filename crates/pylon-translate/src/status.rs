@@ -31,11 +31,10 @@ impl ObjectStatus {
     /// `error` set; when no listener is bound the address is withdrawn, since nothing answers there.
     pub fn with_unbound_ports(mut self, unbound: &BTreeMap<u16, String>) -> Self {
         let Status::Ingress(status) = &mut self.status;
-        let Some(entries) = status
-            .load_balancer
-            .as_mut()
-            .and_then(|lb| lb.ingress.as_mut())
-        else {
+        let Some(lb) = status.load_balancer.as_mut() else {
+            return self;
+        };
+        let Some(entries) = lb.ingress.as_mut() else {
             return self;
         };
         for entry in entries.iter_mut() {
@@ -46,6 +45,9 @@ impl ObjectStatus {
             }
         }
         entries.retain(|e| e.ports.iter().flatten().any(|p| p.error.is_none()));
+        if entries.is_empty() {
+            lb.ingress = None;
+        }
         self
     }
 }

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// How often the manifest paths are checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// How often listeners that could not bind are tried again.
+const REBIND_INTERVAL: Duration = Duration::from_secs(1);
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -37,19 +39,26 @@ pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), Str
     tracing::info!("admin endpoint on http://{admin_addr} (/status, /config, /healthz)");
     let mut reported: BTreeSet<Problem> = BTreeSet::new();
     let mut listening: BTreeSet<(String, String)> = BTreeSet::new();
-    for generation in 1.. {
-        let snapshot = snapshots.borrow_and_update().clone();
-        let translation = translate(&snapshot, &options);
-        if translation.reserved != options.reserved {
-            if let Err(e) = state::save_addresses(&state_dir, &translation.reserved) {
-                tracing::error!("{e}; addresses may change after a restart");
+    let mut generation = 0;
+    let mut translation = Translation::default();
+    let mut retranslate = true;
+    loop {
+        if retranslate {
+            let snapshot = snapshots.borrow_and_update().clone();
+            translation = translate(&snapshot, &options);
+            generation += 1;
+            if translation.reserved != options.reserved {
+                if let Err(e) = state::save_addresses(&state_dir, &translation.reserved) {
+                    tracing::error!("{e}; addresses may change after a restart");
+                }
+                options.reserved = translation.reserved.clone();
             }
-            options.reserved = translation.reserved.clone();
         }
         let apply = proxy.apply(&translation.ir);
+        let unbound = apply.listeners.values().any(|s| matches!(s, ListenerState::NotBound { reason } if reason.starts_with("cannot bind")));
         let next = Published {
             generation,
-            translation,
+            translation: translation.clone(),
             apply,
         };
         announce(&next, &mut listening);
@@ -68,7 +77,10 @@ pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), Str
                 if changed.is_err() {
                     return Err("the manifest watcher stopped".into());
                 }
+                retranslate = true;
             }
+            // A port someone else held may be free now: try the same configuration again.
+            _ = tokio::time::sleep(REBIND_INTERVAL), if unbound => retranslate = false,
             _ = shutdown_signal() => break,
         }
     }
