@@ -132,13 +132,13 @@ fn decode_value(value: serde_yaml::Value, index: usize, at: &str, out: &mut Deco
         return;
     }
     let typed = match kind {
-        Kind::Namespace => typed(value).map(Object::Namespace),
-        Kind::Node => typed(value).map(Object::Node),
-        Kind::Service => typed(value).map(Object::Service),
-        Kind::EndpointSlice => typed(value).map(Object::EndpointSlice),
-        Kind::Secret => typed(value).map(Object::Secret),
-        Kind::IngressClass => typed(value).map(Object::IngressClass),
-        Kind::Ingress => typed(value).map(Object::Ingress),
+        Kind::Namespace => typed(value).map(|o| Object::Namespace(Box::new(o))),
+        Kind::Node => typed(value).map(|o| Object::Node(Box::new(o))),
+        Kind::Service => typed(value).map(|o| Object::Service(Box::new(o))),
+        Kind::EndpointSlice => typed(value).map(|o| Object::EndpointSlice(Box::new(o))),
+        Kind::Secret => typed(value).map(|o| Object::Secret(Box::new(o))),
+        Kind::IngressClass => typed(value).map(|o| Object::IngressClass(Box::new(o))),
+        Kind::Ingress => typed(value).map(|o| Object::Ingress(Box::new(o))),
     };
     match typed {
         Ok(mut object) => {

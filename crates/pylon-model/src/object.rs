@@ -99,16 +99,16 @@ impl fmt::Display for ObjectRef {
     }
 }
 
-/// One typed object of a kind Pylon reads.
+/// One typed object of a kind Pylon reads (boxed: the kinds differ a lot in size).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
-    Namespace(Namespace),
-    Node(Node),
-    Service(Service),
-    EndpointSlice(EndpointSlice),
-    Secret(Secret),
-    IngressClass(IngressClass),
-    Ingress(Ingress),
+    Namespace(Box<Namespace>),
+    Node(Box<Node>),
+    Service(Box<Service>),
+    EndpointSlice(Box<EndpointSlice>),
+    Secret(Box<Secret>),
+    IngressClass(Box<IngressClass>),
+    Ingress(Box<Ingress>),
 }
 
 impl Object {

@@ -49,35 +49,35 @@ impl Snapshot {
     /// Ingresses in namespace/name order.
     pub fn ingresses(&self) -> impl Iterator<Item = &Ingress> {
         self.of_kind(Kind::Ingress).filter_map(|o| match o {
-            Object::Ingress(i) => Some(i),
+            Object::Ingress(i) => Some(&**i),
             _ => None,
         })
     }
 
     pub fn ingress_classes(&self) -> impl Iterator<Item = &IngressClass> {
         self.of_kind(Kind::IngressClass).filter_map(|o| match o {
-            Object::IngressClass(c) => Some(c),
+            Object::IngressClass(c) => Some(&**c),
             _ => None,
         })
     }
 
     pub fn ingress_class(&self, name: &str) -> Option<&IngressClass> {
         match self.get(&ObjectRef::new(Kind::IngressClass, None, name)) {
-            Some(Object::IngressClass(c)) => Some(c),
+            Some(Object::IngressClass(c)) => Some(&**c),
             _ => None,
         }
     }
 
     pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
         match self.get(&ObjectRef::namespaced(Kind::Service, namespace, name)) {
-            Some(Object::Service(s)) => Some(s),
+            Some(Object::Service(s)) => Some(&**s),
             _ => None,
         }
     }
 
     pub fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
         match self.get(&ObjectRef::namespaced(Kind::Secret, namespace, name)) {
-            Some(Object::Secret(s)) => Some(s),
+            Some(Object::Secret(s)) => Some(&**s),
             _ => None,
         }
     }
@@ -99,7 +99,7 @@ impl Snapshot {
                             .map(String::as_str)
                             == Some(service) =>
                 {
-                    Some(s)
+                    Some(&**s)
                 }
                 _ => None,
             })
@@ -107,7 +107,7 @@ impl Snapshot {
 
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.of_kind(Kind::Node).filter_map(|o| match o {
-            Object::Node(n) => Some(n),
+            Object::Node(n) => Some(&**n),
             _ => None,
         })
     }

@@ -68,7 +68,7 @@ pub fn translate(snapshot: &Snapshot, options: &Options) -> Translation {
         }
         match ingress::translate_ingress(ing, snapshot, options, &mut problems) {
             Some(lb) => load_balancers.push(lb),
-            None => failed.push(pylon_model::Object::Ingress(ing.clone()).object_ref()),
+            None => failed.push(pylon_model::Object::Ingress(Box::new(ing.clone())).object_ref()),
         }
     }
     load_balancers.sort_by(|a, b| a.id.cmp(&b.id));

@@ -18,7 +18,7 @@ fn golden_cases() {
         .collect();
     cases.sort();
     assert!(
-        cases.len() >= 1,
+        cases.len() >= 40,
         "expected at least 40 golden cases, found {}",
         cases.len()
     );

@@ -102,12 +102,12 @@ impl<'a> Annotations<'a> {
         &self,
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, Problem> {
+    ) -> Result<Option<T>, Box<Problem>> {
         match self.get(name) {
             None => Ok(None),
             Some(found) => parse(found.value)
                 .map(Some)
-                .map_err(|message| found.problem(&message)),
+                .map_err(|message| Box::new(found.problem(&message))),
         }
     }
 }
@@ -127,9 +127,9 @@ impl Found<'_> {
 struct Errors(Vec<Problem>);
 
 impl Errors {
-    fn take<T>(&mut self, r: Result<Option<T>, Problem>) -> Option<T> {
+    fn take<T>(&mut self, r: Result<Option<T>, Box<Problem>>) -> Option<T> {
         r.unwrap_or_else(|p| {
-            self.0.push(p);
+            self.0.push(*p);
             None
         })
     }

@@ -64,7 +64,7 @@ pub fn translate_ingress(
     options: &Options,
     problems: &mut Vec<Problem>,
 ) -> Option<LoadBalancer> {
-    let origin = Object::Ingress(ing.clone()).object_ref();
+    let origin = Object::Ingress(Box::new(ing.clone())).object_ref();
     let namespace = origin.namespace.clone().unwrap_or_default();
     let name = origin.name.clone();
     let id = format!("ingress/{namespace}/{name}");
