@@ -160,9 +160,8 @@ struct FieldError {
 /// Deserializes a typed object, refusing unknown fields and naming the path of any error.
 fn typed<T: DeserializeOwned>(value: serde_yaml::Value) -> Result<T, FieldError> {
     let mut unknown = Vec::new();
-    // serde_ignored writes `?` for an `Option` level; users think in plain field paths.
     let mut note_unknown =
-        |path: serde_ignored::Path<'_>| unknown.push(path.to_string().replace(".?", ""));
+        |path: serde_ignored::Path<'_>| unknown.push(field_path(&path.to_string()));
     let ignoring = serde_ignored::Deserializer::new(value, &mut note_unknown);
     let result: Result<T, _> = serde_path_to_error::deserialize(ignoring);
     match result {
@@ -183,6 +182,23 @@ fn typed<T: DeserializeOwned>(value: serde_yaml::Value) -> Result<T, FieldError>
         }),
         Ok(t) => Ok(t),
     }
+}
+
+/// serde_ignored writes `spec.?.ports.0.name` (`?` for an `Option` level, `.0` for an index);
+/// users read `spec.ports[0].name`, as serde_path_to_error and kubectl write it.
+fn field_path(raw: &str) -> String {
+    let mut out = String::new();
+    for segment in raw.split('.').filter(|s| !s.is_empty() && *s != "?") {
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -52,14 +52,6 @@ pub enum BackendError {
     Unusable(ObjectRef, String),
 }
 
-impl BackendError {
-    pub fn service(&self) -> &ObjectRef {
-        match self {
-            BackendError::ServiceNotFound(s) | BackendError::Unusable(s, _) => s,
-        }
-    }
-}
-
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -98,3 +98,13 @@ fn lists_are_unpacked() {
     let d = decode_manifests(text, "f.yaml");
     assert_eq!(d.objects.len(), 1);
 }
+
+#[test]
+fn unknown_fields_in_lists_are_named_like_kubectl_names_them() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports:\n  - port: 80\n    targetPrt: 8080\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert_eq!(
+        d.problems[0].field.as_deref(),
+        Some("spec.ports[0].targetPrt")
+    );
+}

@@ -254,17 +254,17 @@ impl Build<'_> {
                 Action::forward(id)
             }
             Err(e) => {
-                let missing = matches!(e, BackendError::ServiceNotFound(_));
                 self.problems.push(Problem::error(
                     Some(self.origin.clone()),
                     Some(format!("{field}.service")),
                     e.to_string(),
                 ));
-                if !missing {
+                if let BackendError::Unusable(service, why) = &e {
+                    // Said on the Service too, for whoever looks at the Service.
                     self.problems.push(Problem::error(
-                        Some(e.service().clone()),
+                        Some(service.clone()),
                         None,
-                        e.to_string(),
+                        format!("{why} (used by {})", self.origin),
                     ));
                 }
                 Action::fixed(503, Some("Backend service does not exist"))
