@@ -87,15 +87,16 @@ fn decode_value(value: serde_yaml::Value, index: usize, at: &str, out: &mut Deco
     };
     let name = meta_text("name");
     let Some(kind) = Kind::from_name(&kind_name) else {
-        let what = match &name {
-            Some(n) => format!("{kind_name} {n}"),
-            None => kind_name.clone(),
-        };
+        let object = name.as_ref().map(|n| ObjectRef {
+            kind: kind_name.clone(),
+            namespace: meta_text("namespace"),
+            name: n.clone(),
+        });
         out.problems.push(
             Problem::warning(
-                None,
+                object,
                 Some("kind".into()),
-                format!("skipped {what} ({api_version}): Pylon does not read this kind"),
+                format!("skipped: Pylon does not read {kind_name} ({api_version})"),
             )
             .with_source(at),
         );

@@ -67,18 +67,19 @@ impl Problem {
 }
 
 impl fmt::Display for Problem {
-    /// `error: Ingress demo/web (manifests/web.yaml#1), field spec.rules[0].host: message`
+    /// `error: Ingress demo/web (manifests/web.yaml#1), field spec.rules[0].host: message`, or
+    /// `error: manifests/web.yaml#1: message` when no object can be named.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let severity = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
         write!(f, "{severity}:")?;
-        if let Some(object) = &self.object {
-            write!(f, " {object}")?;
-        }
-        if let Some(source) = &self.source {
-            write!(f, " ({source})")?;
+        match (&self.object, &self.source) {
+            (Some(object), Some(source)) => write!(f, " {object} ({source})")?,
+            (Some(object), None) => write!(f, " {object}")?,
+            (None, Some(source)) => write!(f, " {source}")?,
+            (None, None) => {}
         }
         if let Some(field) = &self.field {
             write!(f, ", field {field}")?;

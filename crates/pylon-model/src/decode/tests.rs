@@ -72,7 +72,11 @@ fn other_kinds_are_reported_and_skipped() {
     let d = decode_manifests(text, "f.yaml");
     assert!(d.objects.is_empty());
     assert_eq!(d.problems[0].severity, Severity::Warning);
-    assert!(d.problems[0].message.contains("Deployment web"));
+    assert_eq!(
+        d.problems[0].object.as_ref().unwrap().to_string(),
+        "Deployment web"
+    );
+    assert!(d.problems[0].message.contains("apps/v1"));
 }
 
 #[test]
