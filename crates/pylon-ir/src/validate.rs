@@ -56,6 +56,9 @@ impl Ir {
     }
 }
 
+#[cfg(test)]
+mod tests;
+
 fn validate_load_balancer(lb: &LoadBalancer, errors: &mut Vec<IrError>) {
     for (key, tg) in &lb.target_groups {
         if key != &tg.id {

@@ -8,7 +8,9 @@ mod rules;
 use crate::target_group::{self, Backend, BackendError, PortRef, TargetGroupSettings};
 use crate::{names, Options};
 use annotations::Annotations;
-use pylon_ir::{Action, Listener, LoadBalancer, LoadBalancerAttributes, Rule, RuleOrigin};
+use pylon_ir::{
+    Action, Listener, LoadBalancer, LoadBalancerAttributes, Rule, RuleOrigin, TargetType,
+};
 use pylon_model::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 use pylon_model::{Kind, Object, ObjectRef, Problem, Snapshot};
 use std::collections::BTreeMap;
@@ -250,6 +252,20 @@ impl Build<'_> {
         }
         match target_group::build(&backend, &settings, self.snapshot) {
             Ok(tg) => {
+                if tg.targets.is_empty() {
+                    let why = match tg.target_type {
+                        TargetType::Ip => "no ready endpoints in its EndpointSlices",
+                        TargetType::Instance => "no Ready Node with an InternalIP",
+                    };
+                    self.problems.push(Problem::warning(
+                        Some(tg.service.clone()),
+                        None,
+                        format!(
+                            "target group {} is empty ({why}): requests to it get 503",
+                            tg.name
+                        ),
+                    ));
+                }
                 self.target_groups.insert(id.clone(), tg);
                 Action::forward(id)
             }

@@ -364,3 +364,52 @@ pub const NAMESPACE: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name:
 pub fn read(dir: &Path) -> String {
     std::fs::read_to_string(dir).unwrap()
 }
+
+/// A client connection kept open across requests (HTTP/1.1 keep-alive).
+pub struct KeepAlive {
+    stream: std::io::BufReader<TcpStream>,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        KeepAlive {
+            stream: std::io::BufReader::new(stream),
+        }
+    }
+
+    /// `GET path` on this connection; the response must carry a Content-Length.
+    pub fn get(&mut self, path: &str) -> std::io::Result<Reply> {
+        use std::io::BufRead;
+        write!(
+            self.stream.get_mut(),
+            "GET {path} HTTP/1.1\r\nHost: keep-alive.test\r\n\r\n"
+        )?;
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if self.stream.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::other("connection closed"));
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let length = head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .ok_or_else(|| std::io::Error::other(format!("no content-length in {head:?}")))?;
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body)?;
+        let mut raw = head.into_bytes();
+        raw.extend_from_slice(b"\r\n");
+        raw.extend_from_slice(&body);
+        parse_reply(&raw).ok_or_else(|| std::io::Error::other("malformed response"))
+    }
+}
