@@ -136,6 +136,8 @@ pub fn build(
         &[
             backend.cluster_name,
             backend.lb_id,
+            backend.namespace,
+            backend.service,
             &port_text,
             &tg_port.to_string(),
             settings.target_type.as_str(),
