@@ -9,6 +9,7 @@ mod validate;
 
 pub use validate::IrError;
 
+pub use ipnet::IpNet;
 use pylon_model::ObjectRef;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -122,15 +123,35 @@ pub struct RuleOrigin {
 }
 
 /// A rule condition with ALB semantics: a condition holds when any of its values matches.
+/// Patterns use ALB wildcards: `*` matches any run of characters, `?` exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "field", deny_unknown_fields)]
 pub enum Condition {
-    /// The request host (port removed), case-insensitive; `*` matches any run of characters and
-    /// `?` exactly one.
+    /// The request host (port removed), case-insensitive patterns.
     HostHeader { values: Vec<String> },
-    /// The request path (no query), case-sensitive; `*` matches any run of characters (slashes
-    /// included) and `?` exactly one. `/foo` and `/foo/*` together express a path prefix.
+    /// The request path (no query), case-sensitive patterns (slashes included in `*`).
+    /// `/foo` and `/foo/*` together express a path prefix.
     PathPattern { values: Vec<String> },
+    /// A request header (name case-insensitive) whose value matches a case-insensitive pattern.
+    #[serde(rename_all = "camelCase")]
+    HttpHeader {
+        http_header_name: String,
+        values: Vec<String>,
+    },
+    /// The request method, exactly (case-sensitive).
+    HttpRequestMethod { values: Vec<String> },
+    /// A query parameter (key optional) matching case-insensitive patterns, after percent-decoding.
+    QueryString { values: Vec<QueryStringPair> },
+    /// The client's address (the connection's peer, not `X-Forwarded-For`) within a CIDR block.
+    SourceIp { values: Vec<IpNet> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryStringPair {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +161,20 @@ pub enum Action {
     #[serde(rename_all = "camelCase")]
     Forward {
         target_groups: Vec<WeightedTargetGroup>,
+    },
+    /// Answer with a redirect built from the request, as an ALB redirect action does. Each part
+    /// may use `#{protocol}`, `#{host}`, `#{port}`, `#{path}` (without its leading `/`) and
+    /// `#{query}`; an unchanged part is written as the keyword alone.
+    #[serde(rename_all = "camelCase")]
+    Redirect {
+        /// `HTTP`, `HTTPS` or `#{protocol}`.
+        protocol: String,
+        port: String,
+        host: String,
+        path: String,
+        query: String,
+        /// 301 or 302.
+        status_code: u16,
     },
     /// Answer directly, as an ALB fixed-response action does.
     #[serde(rename_all = "camelCase")]

@@ -2,7 +2,7 @@
 //! the headers an ALB adds, mapping target failures to 502, 503 and 504.
 
 use crate::balance::pick_weighted;
-use crate::route::{CompiledAction, CompiledListener};
+use crate::route::{CompiledAction, CompiledListener, Redirect, RequestFacts};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
@@ -45,16 +45,24 @@ pub async fn handle(
     client_addr: SocketAddr,
 ) -> Response<Body> {
     let host = request_host(&request);
-    let action = listener
-        .route(host.as_bytes(), request.uri().path().as_bytes())
-        .clone();
-    let groups = match action {
+    let facts = RequestFacts {
+        host: host.as_bytes(),
+        path: request.uri().path().as_bytes(),
+        query: request.uri().query(),
+        method: request.method().as_str(),
+        headers: request.headers(),
+        client: client_addr.ip(),
+    };
+    let groups = match listener.route(&facts) {
         CompiledAction::Fixed {
             status,
             content_type,
             body,
-        } => return fixed(status, &content_type, body),
-        CompiledAction::Forward(groups) => groups,
+        } => return fixed(*status, content_type, body.clone()),
+        CompiledAction::Redirect(redirect) => {
+            return redirect_response(redirect, &request, &host, &listener)
+        }
+        CompiledAction::Forward(groups) => groups.clone(),
     };
     let Some(group) = pick_weighted(&groups, &context.weights) else {
         // No usable target group at all (every weight 0).
@@ -165,4 +173,46 @@ pub fn fixed(status: u16, content_type: &str, body: Bytes) -> Response<Body> {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     response
+}
+
+/// The ALB redirect: `#{protocol}`, `#{host}`, `#{port}`, `#{path}` and `#{query}` in each part are
+/// replaced by the request's own; the location always names the port, as an ALB's does.
+fn redirect_response(
+    redirect: &Redirect,
+    request: &Request<Incoming>,
+    host: &str,
+    listener: &CompiledListener,
+) -> Response<Body> {
+    let path = request.uri().path();
+    let query = request.uri().query().unwrap_or_default();
+    let protocol = listener.protocol.as_str();
+    let port = listener.port.to_string();
+    let fill = |template: &str| {
+        template
+            .replace("#{protocol}", protocol)
+            .replace("#{host}", host)
+            .replace("#{port}", &port)
+            .replace("#{path}", path.strip_prefix('/').unwrap_or(path))
+            .replace("#{query}", query)
+    };
+    let scheme = fill(&redirect.protocol).to_ascii_lowercase();
+    let mut location = format!(
+        "{scheme}://{}:{}{}",
+        fill(&redirect.host),
+        fill(&redirect.port),
+        fill(&redirect.path)
+    );
+    let query = fill(&redirect.query);
+    if !query.is_empty() {
+        location.push('?');
+        location.push_str(&query);
+    }
+    match HeaderValue::from_str(&location) {
+        Ok(v) => {
+            let mut response = fixed(redirect.status, "text/plain", Bytes::new());
+            response.headers_mut().insert(header::LOCATION, v);
+            response
+        }
+        Err(_) => fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n")),
+    }
 }

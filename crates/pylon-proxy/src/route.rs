@@ -4,8 +4,11 @@
 use crate::balance::TargetGroupRuntime;
 use crate::pattern::Pattern;
 use bytes::Bytes;
+use http::{HeaderMap, HeaderName};
+use ipnet::IpNet;
 use pylon_ir::{Action, Condition, Listener, LoadBalancer, Protocol};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +26,31 @@ pub struct CompiledListener {
 
 #[derive(Debug)]
 struct CompiledRule {
-    hosts: Option<Vec<Pattern>>,
-    paths: Option<Vec<Pattern>>,
+    conditions: Vec<CompiledCondition>,
     action: CompiledAction,
+}
+
+#[derive(Debug)]
+enum CompiledCondition {
+    Host(Vec<Pattern>),
+    Path(Vec<Pattern>),
+    /// Lowercased header name; case-insensitive value patterns.
+    Header(HeaderName, Vec<Pattern>),
+    Method(Vec<String>),
+    /// Key and value patterns, case-insensitive.
+    Query(Vec<(Option<Pattern>, Pattern)>),
+    SourceIp(Vec<IpNet>),
+}
+
+/// What rules look at in a request.
+pub struct RequestFacts<'a> {
+    /// Lowercased, without port.
+    pub host: &'a [u8],
+    pub path: &'a [u8],
+    pub query: Option<&'a str>,
+    pub method: &'a str,
+    pub headers: &'a HeaderMap,
+    pub client: IpAddr,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +61,18 @@ pub enum CompiledAction {
         content_type: String,
         body: Bytes,
     },
+    Redirect(Arc<Redirect>),
+}
+
+/// An ALB redirect's parts, each possibly holding `#{...}` keywords.
+#[derive(Debug)]
+pub struct Redirect {
+    pub protocol: String,
+    pub port: String,
+    pub host: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
 }
 
 impl CompiledListener {
@@ -53,25 +90,9 @@ impl CompiledListener {
             rules: listener
                 .rules
                 .iter()
-                .map(|r| {
-                    let mut rule = CompiledRule {
-                        hosts: None,
-                        paths: None,
-                        action: action(&r.action),
-                    };
-                    for c in &r.conditions {
-                        match c {
-                            Condition::HostHeader { values } => {
-                                rule.hosts =
-                                    Some(values.iter().map(|v| Pattern::new(v, true)).collect())
-                            }
-                            Condition::PathPattern { values } => {
-                                rule.paths =
-                                    Some(values.iter().map(|v| Pattern::new(v, false)).collect())
-                            }
-                        }
-                    }
-                    rule
+                .map(|r| CompiledRule {
+                    conditions: r.conditions.iter().map(compile_condition).collect(),
+                    action: action(&r.action),
                 })
                 .collect(),
             default_action: action(&listener.default_action),
@@ -79,18 +100,89 @@ impl CompiledListener {
     }
 
     /// The first rule (by priority) whose conditions all hold, else the default action.
-    /// `host` must be lowercased and without port.
-    pub fn route(&self, host: &[u8], path: &[u8]) -> &CompiledAction {
-        let any = |patterns: &Option<Vec<Pattern>>, text: &[u8]| {
-            patterns
-                .as_ref()
-                .is_none_or(|ps| ps.iter().any(|p| p.matches(text)))
-        };
+    pub fn route(&self, request: &RequestFacts<'_>) -> &CompiledAction {
         self.rules
             .iter()
-            .find(|r| any(&r.hosts, host) && any(&r.paths, path))
+            .find(|r| r.conditions.iter().all(|c| c.holds(request)))
             .map_or(&self.default_action, |r| &r.action)
     }
+}
+
+fn compile_condition(condition: &Condition) -> CompiledCondition {
+    let patterns = |values: &[String], fold| values.iter().map(|v| Pattern::new(v, fold)).collect();
+    match condition {
+        Condition::HostHeader { values } => CompiledCondition::Host(patterns(values, true)),
+        Condition::PathPattern { values } => CompiledCondition::Path(patterns(values, false)),
+        Condition::HttpHeader {
+            http_header_name,
+            values,
+        } => match HeaderName::from_bytes(http_header_name.as_bytes()) {
+            Ok(name) => CompiledCondition::Header(name, patterns(values, true)),
+            // The translator validates names; an invalid one can match nothing.
+            Err(_) => CompiledCondition::Method(vec![]),
+        },
+        Condition::HttpRequestMethod { values } => CompiledCondition::Method(values.clone()),
+        Condition::QueryString { values } => CompiledCondition::Query(
+            values
+                .iter()
+                .map(|p| {
+                    (
+                        p.key.as_deref().map(|k| Pattern::new(k, true)),
+                        Pattern::new(&p.value, true),
+                    )
+                })
+                .collect(),
+        ),
+        Condition::SourceIp { values } => CompiledCondition::SourceIp(values.clone()),
+    }
+}
+
+impl CompiledCondition {
+    fn holds(&self, r: &RequestFacts<'_>) -> bool {
+        let any = |patterns: &[Pattern], text: &[u8]| patterns.iter().any(|p| p.matches(text));
+        match self {
+            CompiledCondition::Host(ps) => any(ps, r.host),
+            CompiledCondition::Path(ps) => any(ps, r.path),
+            CompiledCondition::Header(name, ps) => r
+                .headers
+                .get_all(name)
+                .iter()
+                .any(|v| any(ps, v.as_bytes().to_ascii_lowercase().as_slice())),
+            CompiledCondition::Method(methods) => methods.iter().any(|m| m == r.method),
+            CompiledCondition::Query(pairs) => {
+                let query = r.query.unwrap_or_default();
+                query.split('&').filter(|kv| !kv.is_empty()).any(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    let (k, v) = (percent_decoded_lowercase(k), percent_decoded_lowercase(v));
+                    pairs.iter().any(|(kp, vp)| {
+                        kp.as_ref().is_none_or(|kp| kp.matches(&k)) && vp.matches(&v)
+                    })
+                })
+            }
+            CompiledCondition::SourceIp(nets) => nets.iter().any(|n| n.contains(&r.client)),
+        }
+    }
+}
+
+/// `%XX` escapes decoded, ASCII lowercased; invalid escapes are kept as written.
+fn percent_decoded_lowercase(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out.make_ascii_lowercase();
+    out
 }
 
 fn compile_action(
@@ -113,5 +205,20 @@ fn compile_action(
             content_type: content_type.clone(),
             body: Bytes::from(message_body.clone().unwrap_or_default()),
         },
+        Action::Redirect {
+            protocol,
+            port,
+            host,
+            path,
+            query,
+            status_code,
+        } => CompiledAction::Redirect(Arc::new(Redirect {
+            protocol: protocol.clone(),
+            port: port.clone(),
+            host: host.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            status: *status_code,
+        })),
     }
 }

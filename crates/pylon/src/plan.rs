@@ -60,11 +60,30 @@ fn load_balancer(out: &mut String, lb: &LoadBalancer) {
 }
 
 fn condition(c: &Condition) -> String {
-    let (what, values) = match c {
-        Condition::HostHeader { values } => ("host", values),
-        Condition::PathPattern { values } => ("path", values),
-    };
-    format!("{what} is {}", values.join(" or "))
+    let list = |values: &[String]| values.join(" or ");
+    match c {
+        Condition::HostHeader { values } => format!("host is {}", list(values)),
+        Condition::PathPattern { values } => format!("path is {}", list(values)),
+        Condition::HttpHeader {
+            http_header_name,
+            values,
+        } => format!("header {http_header_name} is {}", list(values)),
+        Condition::HttpRequestMethod { values } => format!("method is {}", list(values)),
+        Condition::QueryString { values } => {
+            let pairs: Vec<String> = values
+                .iter()
+                .map(|p| match &p.key {
+                    Some(k) => format!("{k}={}", p.value),
+                    None => p.value.clone(),
+                })
+                .collect();
+            format!("query has {}", list(&pairs))
+        }
+        Condition::SourceIp { values } => {
+            let nets: Vec<String> = values.iter().map(ToString::to_string).collect();
+            format!("source ip in {}", list(&nets))
+        }
+    }
 }
 
 fn action(lb: &LoadBalancer, a: &Action) -> String {
@@ -93,6 +112,14 @@ fn action(lb: &LoadBalancer, a: &Action) -> String {
             Some(body) => format!("return fixed response {status_code} ({content_type}: {body:?})"),
             None => format!("return fixed response {status_code}"),
         },
+        Action::Redirect {
+            protocol,
+            port,
+            host,
+            path,
+            query,
+            status_code,
+        } => format!("redirect {status_code} to {protocol}://{host}:{port}{path}?{query}"),
     }
 }
 

@@ -273,3 +273,121 @@ fn validate_lists_every_problem_and_fails() {
     let (code, out) = env.pylon_command("validate", &[]);
     assert_eq!(code, 0, "{out}");
 }
+
+const ANNOTATED: &str = r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: annotated
+  namespace: demo
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/listen-ports: '[{"HTTP": 8080}]'
+    alb.ingress.kubernetes.io/conditions.beta: >
+      [{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Env", "values": ["beta*"]}},
+       {"field": "source-ip", "sourceIpConfig": {"values": ["127.0.0.0/8"]}}]
+    alb.ingress.kubernetes.io/conditions.posts: >
+      [{"field": "http-request-method", "httpRequestMethodConfig": {"values": ["POST"]}},
+       {"field": "query-string", "queryStringConfig": {"values": [{"key": "mode", "value": "fast*"}]}}]
+    alb.ingress.kubernetes.io/actions.old: >
+      {"Type": "redirect", "RedirectConfig": {"Host": "new.example.com", "Path": "/v2/#{path}", "StatusCode": "HTTP_302"}}
+    alb.ingress.kubernetes.io/actions.maintenance: >
+      {"type": "fixed-response", "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "503", "messageBody": "back soon"}}
+    alb.ingress.kubernetes.io/actions.split: >
+      {"type": "forward", "forwardConfig": {"targetGroups": [
+        {"serviceName": "a", "servicePort": 80, "weight": 3}, {"serviceName": "b", "servicePort": "80", "weight": 1}]}}
+spec:
+  ingressClassName: alb
+  rules:
+  - http:
+      paths:
+      - {path: /app, pathType: Prefix, backend: {service: {name: beta, port: {number: 80}}}}
+      - {path: /app, pathType: Prefix, backend: {service: {name: posts, port: {number: 80}}}}
+      - {path: /app, pathType: Prefix, backend: {service: {name: a, port: {number: 80}}}}
+      - {path: /old, pathType: Prefix, backend: {service: {name: old, port: {name: use-annotation}}}}
+      - {path: /maintenance, pathType: Exact, backend: {service: {name: maintenance, port: {name: use-annotation}}}}
+      - {path: /split, pathType: Exact, backend: {service: {name: split, port: {name: use-annotation}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: secure
+  namespace: demo
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/listen-ports: '[{"HTTP": 8081}, {"HTTPS": 8443}]'
+    alb.ingress.kubernetes.io/ssl-redirect: "8443"
+spec:
+  ingressClassName: alb
+  defaultBackend:
+    service: {name: a, port: {number: 80}}
+"#;
+
+#[test]
+fn annotation_actions_conditions_and_ssl_redirect() {
+    let env = Env::new(16);
+    env.write("ns.yaml", NAMESPACE);
+    for (i, name) in ["a", "b", "beta", "posts"].iter().enumerate() {
+        env.write(
+            &format!("{name}.yaml"),
+            &service(name, 9000, &[env.backend_ip(i as u8 + 1)]),
+        );
+    }
+    env.write("ingress.yaml", ANNOTATED);
+    let _backends: Vec<_> = ["a", "b", "beta", "posts"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| env.backend(i as u8 + 1, 9000, name))
+        .collect();
+    let _pylon = env.pylon();
+    let lb = env.wait_for_address("demo", "annotated");
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        http_request(lb, "GET", path, Some("shop.example.com"), headers).unwrap()
+    };
+
+    // Header (with a wildcard, case-insensitive) and source-ip conditions.
+    assert_eq!(get("/app", &[("X-Env", "BETA-2")]).backend(), "beta");
+    assert_eq!(get("/app", &[("X-Env", "prod")]).backend(), "a");
+    // Method and query-string conditions (percent-decoded).
+    let post = http_request(
+        lb,
+        "POST",
+        "/app?mode=fast%20lane",
+        Some("shop.example.com"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(post.backend(), "posts");
+    let post = http_request(lb, "POST", "/app?mode=slow", Some("shop.example.com"), &[]).unwrap();
+    assert_eq!(post.backend(), "a");
+    // A redirect keeps what it does not replace.
+    let r = get("/old/page?x=1", &[]);
+    assert_eq!(r.status, 302);
+    let location = r
+        .headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(
+        location,
+        Some("http://new.example.com:8080/v2/old/page?x=1")
+    );
+    // A fixed response.
+    let r = get("/maintenance", &[]);
+    assert_eq!((r.status, r.body.as_str()), (503, "back soon"));
+    // Weighted forward: 3 to 1.
+    let picks: Vec<String> = (0..8).map(|_| get("/split", &[]).backend()).collect();
+    assert_eq!(picks.iter().filter(|b| *b == "a").count(), 6, "{picks:?}");
+    assert_eq!(picks.iter().filter(|b| *b == "b").count(), 2, "{picks:?}");
+
+    // ssl-redirect: the HTTP listener only redirects to the HTTPS port.
+    let secure = env.wait_for_address("demo", "secure");
+    assert_eq!(secure.port(), 8081);
+    let r = http_get(secure, "/cart?item=1", Some("shop.example.com")).unwrap();
+    assert_eq!(r.status, 301);
+    let location = r
+        .headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(location, Some("https://shop.example.com:8443/cart?item=1"));
+}

@@ -15,7 +15,11 @@ const LOAD_BALANCER: &[&str] = &[
     "listen-ports",
     "load-balancer-name",
     "load-balancer-attributes",
+    "ssl-redirect",
 ];
+
+/// Per-backend annotations (`actions.<service>`, `conditions.<service>`), read from the Ingress.
+pub const BACKEND_PREFIXES: [&str; 2] = ["actions.", "conditions."];
 
 /// Annotations Pylon implements on an Ingress or its Services (Service wins).
 const TARGET_GROUP: &[&str] = &[
@@ -155,6 +159,8 @@ pub struct LoadBalancerSettings {
     pub listen_ports: Vec<(Protocol, u16)>,
     pub name: Option<String>,
     pub idle_timeout_seconds: u32,
+    /// `ssl-redirect`: the HTTPS port every HTTP listener redirects to.
+    pub ssl_redirect: Option<u16>,
 }
 
 /// Reads the load balancer annotations of an Ingress; every invalid one is reported.
@@ -201,12 +207,27 @@ pub fn load_balancer(
             }
         }
     }
+    let ssl_redirect = errors.take(a.parse("ssl-redirect", |v| {
+        let port = v
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or("must be a port from 1 to 65535")?;
+        match listen_ports.iter().find(|(_, p)| *p == port) {
+            Some((Protocol::Https, _)) => Ok(port),
+            Some(_) => Err(format!("listener protocol non-SSL for SSLRedirect port: {port}")),
+            None => Err(format!(
+                "listener does not exist for SSLRedirect port: {port} (add {{\"HTTPS\": {port}}} to listen-ports)"
+            )),
+        }
+    }));
     if errors.is_empty() {
         Ok(LoadBalancerSettings {
             scheme,
             listen_ports,
             name,
             idle_timeout_seconds,
+            ssl_redirect,
         })
     } else {
         Err(errors.0)
@@ -300,14 +321,15 @@ pub fn unsupported(
         let Some(name) = key.strip_prefix(PREFIX) else {
             continue;
         };
-        let supported =
-            TARGET_GROUP.contains(&name) || (!target_group_only && LOAD_BALANCER.contains(&name));
+        let per_backend = BACKEND_PREFIXES.iter().any(|p| name.starts_with(p));
+        let supported = TARGET_GROUP.contains(&name)
+            || (!target_group_only && (LOAD_BALANCER.contains(&name) || per_backend));
         if supported {
             continue;
         }
         let message = if AWS_ONLY.contains(&name) {
             format!("{key} configures AWS infrastructure and has no effect on Pylon's load balancer; ignored")
-        } else if target_group_only && LOAD_BALANCER.contains(&name) {
+        } else if target_group_only && (LOAD_BALANCER.contains(&name) || per_backend) {
             format!("{key} is read from the Ingress, not from a Service; ignored")
         } else {
             format!("{key} is not supported by Pylon yet; ignored")

@@ -2,18 +2,23 @@
 //! per Ingress (IngressGroups come later), a listener per `listen-ports` entry, the Ingress rules
 //! as ordered ALB rules, a target group per Service and port.
 
+mod actions;
 mod annotations;
 mod rules;
 
 use crate::target_group::{self, Backend, BackendError, PortRef, TargetGroupSettings};
 use crate::{names, Options};
-use annotations::Annotations;
+use actions::ExtraConditions;
+use annotations::{Annotations, PREFIX};
 use pylon_ir::{
-    Action, Listener, LoadBalancer, LoadBalancerAttributes, Rule, RuleOrigin, TargetType,
+    Action, Listener, LoadBalancer, LoadBalancerAttributes, Protocol, Rule, RuleOrigin, TargetType,
+    WeightedTargetGroup,
 };
 use pylon_model::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 use pylon_model::{Kind, Object, ObjectRef, Problem, Snapshot};
+use rules::PendingRule;
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// The controller name an IngressClass must carry for Pylon to handle its Ingresses.
 pub const CONTROLLER: &str = "ingress.k8s.aws/alb";
@@ -90,10 +95,11 @@ pub fn translate_ingress(
         failed: false,
         target_groups: BTreeMap::new(),
         settings: BTreeMap::new(),
+        used: BTreeSet::new(),
     };
     let spec = ing.spec.clone().unwrap_or_default();
     let default_action = match &spec.default_backend {
-        Some(backend) => build.action(backend, "spec.defaultBackend"),
+        Some(backend) => build.backend(backend, "spec.defaultBackend").0,
         // The controller's default: a bare 404.
         None => Action::fixed(404, None),
     };
@@ -117,10 +123,15 @@ pub fn translate_ingress(
                     continue;
                 }
             };
-            let action = build.action(&path.backend, &format!("{field}.backend"));
-            rules.push((field, rules::conditions(host, patterns), action));
+            let (action, extra) = build.backend(&path.backend, &format!("{field}.backend"));
+            rules.push(PendingRule {
+                conditions: rules::conditions(host, patterns, extra),
+                field,
+                action,
+            });
         }
     }
+    build.warn_unused_backend_annotations();
     if build.failed {
         return None;
     }
@@ -128,24 +139,44 @@ pub fn translate_ingress(
     let listeners = settings
         .listen_ports
         .iter()
-        .map(|&(protocol, port)| Listener {
-            id: format!("{id}/listener/{port}"),
-            protocol,
-            port,
-            rules: rules
-                .iter()
-                .enumerate()
-                .map(|(i, (field, conditions, action))| Rule {
-                    priority: i as u32 + 1,
-                    origin: RuleOrigin {
-                        object: origin.clone(),
-                        field: field.clone(),
+        .map(|&(protocol, port)| {
+            let (rules, default_action) = match settings.ssl_redirect {
+                // `ssl-redirect`: every HTTP listener only redirects, and has no rules.
+                Some(https_port) if protocol == Protocol::Http => (
+                    vec![],
+                    Action::Redirect {
+                        protocol: "HTTPS".into(),
+                        port: https_port.to_string(),
+                        host: "#{host}".into(),
+                        path: "/#{path}".into(),
+                        query: "#{query}".into(),
+                        status_code: 301,
                     },
-                    conditions: conditions.clone(),
-                    action: action.clone(),
-                })
-                .collect(),
-            default_action: default_action.clone(),
+                ),
+                _ => (
+                    rules::optimize(port, protocol, &rules),
+                    default_action.clone(),
+                ),
+            };
+            Listener {
+                id: format!("{id}/listener/{port}"),
+                protocol,
+                port,
+                rules: rules
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, rule)| Rule {
+                        priority: i as u32 + 1,
+                        origin: RuleOrigin {
+                            object: origin.clone(),
+                            field: rule.field,
+                        },
+                        conditions: rule.conditions,
+                        action: rule.action,
+                    })
+                    .collect(),
+                default_action,
+            }
         })
         .collect();
     let group_id = format!("{namespace}/{name}");
@@ -183,7 +214,13 @@ struct Build<'a> {
     target_groups: BTreeMap<String, pylon_ir::TargetGroup>,
     /// Target group settings by Service name (`None` when its annotations are invalid).
     settings: BTreeMap<String, Option<TargetGroupSettings>>,
+    /// The `actions.*` and `conditions.*` annotations some backend used.
+    used: BTreeSet<String>,
 }
+
+/// The fixed responses the controller gives backends it cannot resolve.
+const NO_SERVICE: &str = "Backend service does not exist";
+const NO_ACTION: &str = "Backend action does not exist";
 
 impl Build<'_> {
     fn error(&mut self, field: String, message: String) {
@@ -195,26 +232,23 @@ impl Build<'_> {
         self.failed = true;
     }
 
-    /// The action for a backend: forward to its target group, or the controller's fixed 503 when
-    /// the Service cannot be used.
-    fn action(&mut self, backend: &IngressBackend, field: &str) -> Action {
+    /// The action for a backend and the extra conditions its `conditions.<service>` annotation
+    /// adds. A backend on port `use-annotation` takes its action from `actions.<service>`.
+    fn backend(&mut self, backend: &IngressBackend, field: &str) -> (Action, ExtraConditions) {
         let Some(service) = &backend.service else {
             self.error(
                 field.to_string(),
                 "resource backends are not supported: use a service backend".into(),
             );
-            return Action::fixed(503, Some("Backend service does not exist"));
+            return (
+                Action::fixed(503, Some(NO_SERVICE)),
+                ExtraConditions::default(),
+            );
         };
+        let extra = self.extra_conditions(&service.name);
         let port = match &service.port {
             Some(p) if p.name.as_deref() == Some("use-annotation") => {
-                self.error(
-                    format!("{field}.service.port.name"),
-                    format!(
-                        "use-annotation needs alb.ingress.kubernetes.io/actions.{}, which Pylon does not support yet",
-                        service.name
-                    ),
-                );
-                return Action::fixed(503, Some("Backend action does not exist"));
+                return (self.annotation_action(&service.name, field), extra);
             }
             Some(p) => match (&p.name, p.number) {
                 (Some(name), None) if !name.is_empty() => PortRef::Name(name.clone()),
@@ -224,7 +258,7 @@ impl Build<'_> {
                         format!("{field}.service.port"),
                         "set exactly one of port.name and port.number".into(),
                     );
-                    return Action::fixed(503, Some("Backend service does not exist"));
+                    return (Action::fixed(503, Some(NO_SERVICE)), extra);
                 }
             },
             None => {
@@ -232,59 +266,269 @@ impl Build<'_> {
                     format!("{field}.service.port"),
                     "a service backend needs a port".into(),
                 );
-                return Action::fixed(503, Some("Backend service does not exist"));
+                return (Action::fixed(503, Some(NO_SERVICE)), extra);
             }
         };
-        let Some(settings) = self.settings_for(&service.name) else {
-            self.failed = true;
-            return Action::fixed(503, Some("Backend service does not exist"));
-        };
-        let backend = Backend {
-            lb_id: self.lb_id,
-            cluster_name: &self.options.cluster_name,
-            namespace: self.namespace,
-            service: &service.name,
-            port: &port,
-        };
-        let id = backend.target_group_id();
-        if self.target_groups.contains_key(&id) {
-            return Action::forward(id);
+        let action = self.forward(
+            &[(service.name.clone(), port, 1)],
+            &format!("{field}.service"),
+        );
+        (action, extra)
+    }
+
+    /// Forwards to one or more Services (by weight). An unusable Service turns the action into the
+    /// controller's fixed 503, with the problem reported.
+    fn forward(&mut self, backends: &[(String, PortRef, u32)], field: &str) -> Action {
+        let mut target_groups = Vec::new();
+        for (service, port, weight) in backends {
+            let Some(settings) = self.settings_for(service) else {
+                self.failed = true;
+                return Action::fixed(503, Some(NO_SERVICE));
+            };
+            let backend = Backend {
+                lb_id: self.lb_id,
+                cluster_name: &self.options.cluster_name,
+                namespace: self.namespace,
+                service,
+                port,
+            };
+            let id = backend.target_group_id();
+            if !self.target_groups.contains_key(&id) {
+                match target_group::build(&backend, &settings, self.snapshot) {
+                    Ok(tg) => {
+                        self.warn_if_empty(&tg);
+                        self.target_groups.insert(id.clone(), tg);
+                    }
+                    Err(e) => {
+                        self.problems.push(Problem::error(
+                            Some(self.origin.clone()),
+                            Some(field.to_string()),
+                            e.to_string(),
+                        ));
+                        if let BackendError::Unusable(service, why) = &e {
+                            // Said on the Service too, for whoever looks at the Service.
+                            self.problems.push(Problem::error(
+                                Some(service.clone()),
+                                None,
+                                format!("{why} (used by {})", self.origin),
+                            ));
+                        }
+                        return Action::fixed(503, Some(NO_SERVICE));
+                    }
+                }
+            }
+            target_groups.push(WeightedTargetGroup {
+                id,
+                weight: *weight,
+            });
         }
-        match target_group::build(&backend, &settings, self.snapshot) {
-            Ok(tg) => {
-                if tg.targets.is_empty() {
-                    let why = match tg.target_type {
-                        TargetType::Ip => "no ready endpoints in its EndpointSlices",
-                        TargetType::Instance => "no Ready Node with an InternalIP",
-                    };
-                    self.problems.push(Problem::warning(
-                        Some(tg.service.clone()),
-                        None,
-                        format!(
-                            "target group {} is empty ({why}): requests to it get 503",
-                            tg.name
-                        ),
-                    ));
-                }
-                self.target_groups.insert(id.clone(), tg);
-                Action::forward(id)
-            }
+        Action::Forward { target_groups }
+    }
+
+    fn warn_if_empty(&mut self, tg: &pylon_ir::TargetGroup) {
+        if tg.targets.is_empty() {
+            let why = match tg.target_type {
+                TargetType::Ip => "no ready endpoints in its EndpointSlices",
+                TargetType::Instance => "no Ready Node with an InternalIP",
+            };
+            self.problems.push(Problem::warning(
+                Some(tg.service.clone()),
+                None,
+                format!(
+                    "target group {} is empty ({why}): requests to it get 503",
+                    tg.name
+                ),
+            ));
+        }
+    }
+
+    /// The raw value of an `actions.*`/`conditions.*` annotation of this Ingress, marked used.
+    fn backend_annotation(&mut self, name: &str) -> Option<String> {
+        self.used.insert(name.to_string());
+        self.ing
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(&format!("{PREFIX}{name}")))
+            .cloned()
+    }
+
+    fn annotation_error(&mut self, name: &str, message: String) {
+        self.error(annotations::field(&format!("{PREFIX}{name}")), message);
+    }
+
+    fn warn_unknown_fields(&mut self, name: &str, unknown: &[String]) {
+        if !unknown.is_empty() {
+            self.problems.push(Problem::warning(
+                Some(self.origin.clone()),
+                Some(annotations::field(&format!("{PREFIX}{name}"))),
+                format!("unknown fields ignored: {}", unknown.join(", ")),
+            ));
+        }
+    }
+
+    /// `conditions.<service>`: extra conditions for every path that uses this backend name.
+    fn extra_conditions(&mut self, service: &str) -> ExtraConditions {
+        let name = format!("conditions.{service}");
+        let Some(raw) = self.backend_annotation(&name) else {
+            return ExtraConditions::default();
+        };
+        let parsed = match actions::parse::<Vec<actions::RuleCondition>>(&raw) {
+            Ok(p) => p,
             Err(e) => {
-                self.problems.push(Problem::error(
-                    Some(self.origin.clone()),
-                    Some(format!("{field}.service")),
-                    e.to_string(),
-                ));
-                if let BackendError::Unusable(service, why) = &e {
-                    // Said on the Service too, for whoever looks at the Service.
-                    self.problems.push(Problem::error(
-                        Some(service.clone()),
-                        None,
-                        format!("{why} (used by {})", self.origin),
-                    ));
-                }
-                Action::fixed(503, Some("Backend service does not exist"))
+                self.annotation_error(&name, format!("{e}; expected a JSON list of conditions"));
+                return ExtraConditions::default();
             }
+        };
+        self.warn_unknown_fields(&name, &parsed.unknown);
+        actions::conditions(parsed.value).unwrap_or_else(|e| {
+            self.annotation_error(&name, e);
+            ExtraConditions::default()
+        })
+    }
+
+    /// `actions.<service>`: the action of a backend on port `use-annotation`.
+    fn annotation_action(&mut self, service: &str, field: &str) -> Action {
+        let name = format!("actions.{service}");
+        let Some(raw) = self.backend_annotation(&name) else {
+            self.problems.push(Problem::error(
+                Some(self.origin.clone()),
+                Some(format!("{field}.service.port.name")),
+                format!("port use-annotation needs the annotation {PREFIX}{name}: requests to it get 503"),
+            ));
+            return Action::fixed(503, Some(NO_ACTION));
+        };
+        let parsed = match actions::parse::<actions::ActionConfig>(&raw) {
+            Ok(p) => p,
+            Err(e) => {
+                self.annotation_error(&name, e);
+                return Action::fixed(503, Some(NO_ACTION));
+            }
+        };
+        self.warn_unknown_fields(&name, &parsed.unknown);
+        let config = parsed.value;
+        let result = match config.kind.as_str() {
+            "fixed-response" => config
+                .fixedresponseconfig
+                .as_ref()
+                .ok_or_else(|| "missing fixedResponseConfig".to_string())
+                .and_then(actions::fixed_response),
+            "redirect" => config
+                .redirectconfig
+                .as_ref()
+                .ok_or_else(|| "missing redirectConfig".to_string())
+                .and_then(actions::redirect),
+            "forward" => return self.annotation_forward(&name, &config),
+            other => Err(format!(
+                "unknown action type {other:?}: fixed-response, redirect or forward"
+            )),
+        };
+        result.unwrap_or_else(|e| {
+            self.annotation_error(&name, e);
+            Action::fixed(503, Some(NO_ACTION))
+        })
+    }
+
+    fn annotation_forward(&mut self, name: &str, config: &actions::ActionConfig) -> Action {
+        let by_arn = config.targetgrouparn.is_some()
+            || config.targetgroupname.is_some()
+            || config
+                .forwardconfig
+                .iter()
+                .flat_map(|f| &f.targetgroups)
+                .any(|t| t.targetgrouparn.is_some() || t.targetgroupname.is_some());
+        if by_arn {
+            self.annotation_error(
+                name,
+                "targetGroupARN and targetGroupName name AWS target groups; Pylon forwards to Services: use serviceName and servicePort".into(),
+            );
+            return Action::fixed(503, Some(NO_ACTION));
+        }
+        let Some(forward) = &config.forwardconfig else {
+            self.annotation_error(name, "missing forwardConfig".into());
+            return Action::fixed(503, Some(NO_ACTION));
+        };
+        if forward.targetgroupstickinessconfig.is_some() {
+            self.problems.push(Problem::warning(
+                Some(self.origin.clone()),
+                Some(annotations::field(&format!("{PREFIX}{name}"))),
+                "targetGroupStickinessConfig is not supported by Pylon yet; ignored",
+            ));
+        }
+        let several = forward.targetgroups.len() > 1;
+        let mut backends = Vec::new();
+        for (i, t) in forward.targetgroups.iter().enumerate() {
+            let service = t.servicename.clone().filter(|s| !s.is_empty());
+            let port = match &t.serviceport {
+                Some(serde_json::Value::Number(n)) => n.as_i64().map(|n| PortRef::Number(n as i32)),
+                Some(serde_json::Value::String(s)) => Some(match s.parse::<i32>() {
+                    Ok(n) => PortRef::Number(n),
+                    Err(_) => PortRef::Name(s.clone()),
+                }),
+                _ => None,
+            };
+            let weight = match t.weight {
+                Some(w) if (0..=999).contains(&w) => Some(w as u32),
+                Some(w) => {
+                    self.annotation_error(
+                        name,
+                        format!("targetGroups[{i}].weight {w} must be from 0 to 999"),
+                    );
+                    return Action::fixed(503, Some(NO_ACTION));
+                }
+                None if several => {
+                    self.annotation_error(
+                        name,
+                        "weight must be set when route to multiple target groups".into(),
+                    );
+                    return Action::fixed(503, Some(NO_ACTION));
+                }
+                None => Some(1),
+            };
+            match (service, port, weight) {
+                (Some(service), Some(port), Some(weight)) => backends.push((service, port, weight)),
+                _ => {
+                    self.annotation_error(
+                        name,
+                        format!("targetGroups[{i}] needs serviceName and servicePort"),
+                    );
+                    return Action::fixed(503, Some(NO_ACTION));
+                }
+            }
+        }
+        if backends.is_empty() {
+            self.annotation_error(name, "forwardConfig.targetGroups is empty".into());
+            return Action::fixed(503, Some(NO_ACTION));
+        }
+        let field = annotations::field(&format!("{PREFIX}{name}"));
+        self.forward(&backends, &field)
+    }
+
+    /// `actions.*` and `conditions.*` annotations that name no backend of this Ingress do nothing;
+    /// say so.
+    fn warn_unused_backend_annotations(&mut self) {
+        let keys: Vec<String> = self
+            .ing
+            .metadata
+            .annotations
+            .iter()
+            .flat_map(|a| a.keys())
+            .filter_map(|k| k.strip_prefix(PREFIX))
+            .filter(|k| {
+                annotations::BACKEND_PREFIXES
+                    .iter()
+                    .any(|p| k.starts_with(p))
+            })
+            .filter(|k| !self.used.contains(*k))
+            .map(str::to_string)
+            .collect();
+        for key in keys {
+            let (_, service) = key.split_once('.').unwrap_or_default();
+            self.problems.push(Problem::warning(
+                Some(self.origin.clone()),
+                Some(annotations::field(&format!("{PREFIX}{key}"))),
+                format!("no backend of this Ingress uses the service name {service:?}; ignored"),
+            ));
         }
     }
 

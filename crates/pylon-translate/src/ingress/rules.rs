@@ -1,8 +1,10 @@
 //! Ingress paths → ALB rule conditions, and the order the ALB controller gives them
 //! (`model_build_listener_rules.go`).
 
-use pylon_ir::Condition;
+use super::actions::ExtraConditions;
+use pylon_ir::{Action, Condition, Protocol};
 use pylon_model::k8s_openapi::api::networking::v1::HTTPIngressPath;
+use std::collections::BTreeSet;
 
 /// Orders one Ingress rule's paths as the controller does: every `Exact` path in manifest order,
 /// then `Prefix` paths by descending path length (stable), then `ImplementationSpecific` or unset
@@ -82,17 +84,27 @@ pub fn check_host(host: &str) -> Result<(), String> {
     }
 }
 
-/// The conditions of one rule: host-header first, then path-pattern, as the controller orders
-/// them. A rule with neither matches every path (`/*`).
-pub fn conditions(host: Option<&str>, patterns: Option<Vec<String>>) -> Vec<Condition> {
-    let mut conditions = Vec::new();
-    if let Some(host) = host.filter(|h| !h.is_empty()) {
-        conditions.push(Condition::HostHeader {
-            values: vec![host.to_string()],
-        });
+/// The conditions of one rule, ordered as the controller orders them: conditions from the
+/// `conditions.<service>` annotation first, then host-header (the rule's host and annotation hosts),
+/// then path-pattern (the path and annotation paths). A rule with none matches every path (`/*`).
+pub fn conditions(
+    host: Option<&str>,
+    patterns: Option<Vec<String>>,
+    extra: ExtraConditions,
+) -> Vec<Condition> {
+    let mut conditions = extra.others;
+    let hosts: Vec<String> = host
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .into_iter()
+        .chain(extra.hosts)
+        .collect();
+    if !hosts.is_empty() {
+        conditions.push(Condition::HostHeader { values: hosts });
     }
-    if let Some(values) = patterns {
-        conditions.push(Condition::PathPattern { values });
+    let paths: Vec<String> = patterns.into_iter().flatten().chain(extra.paths).collect();
+    if !paths.is_empty() {
+        conditions.push(Condition::PathPattern { values: paths });
     }
     if conditions.is_empty() {
         conditions.push(Condition::PathPattern {
@@ -100,6 +112,81 @@ pub fn conditions(host: Option<&str>, patterns: Option<Vec<String>>) -> Vec<Cond
         });
     }
     conditions
+}
+
+/// A rule before it gets its priority: the field it came from, its conditions and its action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRule {
+    pub field: String,
+    pub conditions: Vec<Condition>,
+    pub action: Action,
+}
+
+/// The controller's rule optimizer (`rule_optimizer.go`), per listener: a redirect rule that would
+/// redirect to this very listener is dropped (it would loop), and so is every rule after a
+/// redirect rule whose conditions cover it (it could never be reached).
+pub fn optimize(port: u16, protocol: Protocol, rules: &[PendingRule]) -> Vec<PendingRule> {
+    let mut kept: Vec<PendingRule> = Vec::new();
+    for rule in rules {
+        if redirects_to_itself(port, protocol, rule) {
+            continue;
+        }
+        let shadowed = kept.iter().any(|earlier| {
+            matches!(earlier.action, Action::Redirect { .. })
+                && covers(&earlier.conditions, &rule.conditions)
+        });
+        if !shadowed {
+            kept.push(rule.clone());
+        }
+    }
+    kept
+}
+
+fn hosts_and_paths(conditions: &[Condition]) -> (BTreeSet<&str>, BTreeSet<&str>, bool) {
+    let (mut hosts, mut paths, mut other) = (BTreeSet::new(), BTreeSet::new(), false);
+    for c in conditions {
+        match c {
+            Condition::HostHeader { values } => hosts.extend(values.iter().map(String::as_str)),
+            Condition::PathPattern { values } => paths.extend(values.iter().map(String::as_str)),
+            _ => other = true,
+        }
+    }
+    (hosts, paths, other)
+}
+
+fn redirects_to_itself(port: u16, protocol: Protocol, rule: &PendingRule) -> bool {
+    let Action::Redirect {
+        protocol: to_protocol,
+        port: to_port,
+        host,
+        path,
+        query,
+        ..
+    } = &rule.action
+    else {
+        return false;
+    };
+    let (hosts, paths, _) = hosts_and_paths(&rule.conditions);
+    (host == "#{host}" || hosts.contains(host.as_str()))
+        && (path == "/#{path}" || paths.contains(path.as_str()))
+        && (to_port == "#{port}" || *to_port == port.to_string())
+        && (to_protocol == "#{protocol}" || to_protocol == protocol.as_str())
+        && query == "#{query}"
+}
+
+/// Whether every request `narrower` matches is matched by `wider` too (host and path only).
+fn covers(wider: &[Condition], narrower: &[Condition]) -> bool {
+    let (wide_hosts, wide_paths, wide_other) = hosts_and_paths(wider);
+    if wide_other {
+        return false;
+    }
+    let (hosts, paths, _) = hosts_and_paths(narrower);
+    let hosts_covered =
+        wide_hosts.is_empty() || (!hosts.is_empty() && wide_hosts.is_superset(&hosts));
+    let paths_covered = wide_paths.is_empty()
+        || wide_paths.contains("/*")
+        || (!paths.is_empty() && wide_paths.is_superset(&paths));
+    hosts_covered && paths_covered
 }
 
 #[cfg(test)]
@@ -146,6 +233,43 @@ mod tests {
             ["/a/*"]
         );
         assert!(path_patterns(Some("/a"), "Regex").is_err());
+    }
+
+    fn rule(conditions: Vec<Condition>, action: Action) -> PendingRule {
+        PendingRule {
+            field: String::new(),
+            conditions,
+            action,
+        }
+    }
+
+    fn https_redirect() -> Action {
+        Action::Redirect {
+            protocol: "HTTPS".into(),
+            port: "443".into(),
+            host: "#{host}".into(),
+            path: "/#{path}".into(),
+            query: "#{query}".into(),
+            status_code: 301,
+        }
+    }
+
+    #[test]
+    fn the_optimizer_drops_looping_and_shadowed_rules() {
+        let all = vec![Condition::PathPattern {
+            values: vec!["/*".into()],
+        }];
+        let api = vec![Condition::PathPattern {
+            values: vec!["/api".into()],
+        }];
+        let rules = [
+            rule(all.clone(), https_redirect()),
+            rule(api, Action::fixed(200, None)),
+        ];
+        // On HTTP:80 the redirect stays and shadows the rule after it.
+        assert_eq!(optimize(80, Protocol::Http, &rules), [rules[0].clone()]);
+        // On HTTPS:443 the redirect would loop: it goes, and the other rule is reachable.
+        assert_eq!(optimize(443, Protocol::Https, &rules), [rules[1].clone()]);
     }
 
     #[test]
