@@ -113,13 +113,13 @@ fn decode_value(value: serde_yaml::Value, index: usize, at: &str, out: &mut Deco
             .push(Problem::error(identity.clone(), field, message).with_source(at));
         out.rejected.extend(identity.clone());
     };
-    if api_version != kind.api_version() {
+    if !kind.api_versions().contains(&api_version.as_str()) {
         reject(
             out,
             Some("apiVersion".into()),
             format!(
                 "{kind} is read as {}, not {api_version}",
-                kind.api_version()
+                kind.api_versions().join(" or ")
             ),
         );
         return;
@@ -140,6 +140,20 @@ fn decode_value(value: serde_yaml::Value, index: usize, at: &str, out: &mut Deco
         Kind::Secret => typed(value).map(|o| Object::Secret(Box::new(o))),
         Kind::IngressClass => typed(value).map(|o| Object::IngressClass(Box::new(o))),
         Kind::Ingress => typed(value).map(|o| Object::Ingress(Box::new(o))),
+        Kind::GatewayClass => typed(value).map(|o| Object::GatewayClass(Box::new(o))),
+        Kind::Gateway => typed(value).map(|o| Object::Gateway(Box::new(o))),
+        Kind::HTTPRoute => typed(value).map(|o| Object::HTTPRoute(Box::new(o))),
+        Kind::GRPCRoute => typed(value).map(|o| Object::GRPCRoute(Box::new(o))),
+        Kind::ReferenceGrant => typed(value).map(|o| Object::ReferenceGrant(Box::new(o))),
+        Kind::LoadBalancerConfiguration => {
+            typed(value).map(|o| Object::LoadBalancerConfiguration(Box::new(o)))
+        }
+        Kind::TargetGroupConfiguration => {
+            typed(value).map(|o| Object::TargetGroupConfiguration(Box::new(o)))
+        }
+        Kind::ListenerRuleConfiguration => {
+            typed(value).map(|o| Object::ListenerRuleConfiguration(Box::new(o)))
+        }
     };
     match typed {
         Ok(mut object) => {
@@ -161,8 +175,13 @@ struct FieldError {
 /// Deserializes a typed object, refusing unknown fields and naming the path of any error.
 fn typed<T: DeserializeOwned>(value: serde_yaml::Value) -> Result<T, FieldError> {
     let mut unknown = Vec::new();
-    let mut note_unknown =
-        |path: serde_ignored::Path<'_>| unknown.push(field_path(&path.to_string()));
+    let mut note_unknown = |path: serde_ignored::Path<'_>| {
+        let path = field_path(&path.to_string());
+        // Custom resource types leave `apiVersion` and `kind` to their caller (checked above).
+        if path != "apiVersion" && path != "kind" {
+            unknown.push(path);
+        }
+    };
     let ignoring = serde_ignored::Deserializer::new(value, &mut note_unknown);
     let result: Result<T, _> = serde_path_to_error::deserialize(ignoring);
     match result {

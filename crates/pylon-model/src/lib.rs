@@ -2,12 +2,14 @@
 //! sources publish, the decoder for multi-document YAML manifests, and [`Problem`]s that name the
 //! object, file and field a user has to fix.
 
+pub mod aws;
 mod decode;
 mod object;
 mod problem;
 mod snapshot;
 
 pub use decode::{decode_manifests, Decoded, DecodedObject};
+pub use gateway_api;
 pub use k8s_openapi;
 pub use object::{Kind, Object, ObjectRef};
 pub use problem::{Problem, Severity};

@@ -1,12 +1,19 @@
 //! The kinds Pylon reads and how an object is named: `ObjectRef` is kind/namespace/name.
 
+use crate::aws::{ListenerRuleConfiguration, LoadBalancerConfiguration, TargetGroupConfiguration};
+use gateway_api::apis::standard::gatewayclasses::GatewayClass;
+use gateway_api::apis::standard::gateways::Gateway;
+use gateway_api::apis::standard::grpcroutes::GrpcRoute;
+use gateway_api::apis::standard::httproutes::HttpRoute;
+use gateway_api::apis::standard::referencegrants::ReferenceGrant;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A kind Pylon understands, with the `apiVersion` it is served under.
+/// A kind Pylon understands, with the `apiVersion`s it is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Kind {
     Namespace,
@@ -16,10 +23,24 @@ pub enum Kind {
     Secret,
     IngressClass,
     Ingress,
+    GatewayClass,
+    Gateway,
+    HTTPRoute,
+    GRPCRoute,
+    ReferenceGrant,
+    LoadBalancerConfiguration,
+    TargetGroupConfiguration,
+    ListenerRuleConfiguration,
 }
 
+const GATEWAY_API: &[&str] = &[
+    "gateway.networking.k8s.io/v1",
+    "gateway.networking.k8s.io/v1beta1",
+];
+const GATEWAY_K8S_AWS: &[&str] = &["gateway.k8s.aws/v1beta1", "gateway.k8s.aws/v1"];
+
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Service,
@@ -27,6 +48,14 @@ impl Kind {
         Kind::Secret,
         Kind::IngressClass,
         Kind::Ingress,
+        Kind::GatewayClass,
+        Kind::Gateway,
+        Kind::HTTPRoute,
+        Kind::GRPCRoute,
+        Kind::ReferenceGrant,
+        Kind::LoadBalancerConfiguration,
+        Kind::TargetGroupConfiguration,
+        Kind::ListenerRuleConfiguration,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,20 +67,46 @@ impl Kind {
             Kind::Secret => "Secret",
             Kind::IngressClass => "IngressClass",
             Kind::Ingress => "Ingress",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::Gateway => "Gateway",
+            Kind::HTTPRoute => "HTTPRoute",
+            Kind::GRPCRoute => "GRPCRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
+            Kind::LoadBalancerConfiguration => "LoadBalancerConfiguration",
+            Kind::TargetGroupConfiguration => "TargetGroupConfiguration",
+            Kind::ListenerRuleConfiguration => "ListenerRuleConfiguration",
         }
     }
 
-    pub fn api_version(self) -> &'static str {
+    /// The API group (`""` for the core group).
+    pub fn group(self) -> &'static str {
+        let version = self.api_versions()[0];
+        version.rsplit_once('/').map_or("", |(group, _)| group)
+    }
+
+    /// The `apiVersion`s a document of this kind may carry; the first is the one Pylon writes.
+    /// Older versions still served by the API server are read the same way.
+    pub fn api_versions(self) -> &'static [&'static str] {
         match self {
-            Kind::Namespace | Kind::Node | Kind::Service | Kind::Secret => "v1",
-            Kind::EndpointSlice => "discovery.k8s.io/v1",
-            Kind::IngressClass | Kind::Ingress => "networking.k8s.io/v1",
+            Kind::Namespace | Kind::Node | Kind::Service | Kind::Secret => &["v1"],
+            Kind::EndpointSlice => &["discovery.k8s.io/v1"],
+            Kind::IngressClass | Kind::Ingress => &["networking.k8s.io/v1"],
+            Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant => {
+                GATEWAY_API
+            }
+            Kind::GRPCRoute => &GATEWAY_API[..1],
+            Kind::LoadBalancerConfiguration
+            | Kind::TargetGroupConfiguration
+            | Kind::ListenerRuleConfiguration => GATEWAY_K8S_AWS,
         }
     }
 
     /// Cluster-scoped kinds have no namespace.
     pub fn namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace | Kind::Node | Kind::IngressClass)
+        !matches!(
+            self,
+            Kind::Namespace | Kind::Node | Kind::IngressClass | Kind::GatewayClass
+        )
     }
 
     pub fn from_name(name: &str) -> Option<Kind> {
@@ -109,6 +164,37 @@ pub enum Object {
     Secret(Box<Secret>),
     IngressClass(Box<IngressClass>),
     Ingress(Box<Ingress>),
+    GatewayClass(Box<GatewayClass>),
+    Gateway(Box<Gateway>),
+    HTTPRoute(Box<HttpRoute>),
+    GRPCRoute(Box<GrpcRoute>),
+    ReferenceGrant(Box<ReferenceGrant>),
+    LoadBalancerConfiguration(Box<LoadBalancerConfiguration>),
+    TargetGroupConfiguration(Box<TargetGroupConfiguration>),
+    ListenerRuleConfiguration(Box<ListenerRuleConfiguration>),
+}
+
+/// Applies `$body` to the object inside whichever variant `$object` is.
+macro_rules! each_variant {
+    ($object:expr, $o:ident => $body:expr) => {
+        match $object {
+            Object::Namespace($o) => $body,
+            Object::Node($o) => $body,
+            Object::Service($o) => $body,
+            Object::EndpointSlice($o) => $body,
+            Object::Secret($o) => $body,
+            Object::IngressClass($o) => $body,
+            Object::Ingress($o) => $body,
+            Object::GatewayClass($o) => $body,
+            Object::Gateway($o) => $body,
+            Object::HTTPRoute($o) => $body,
+            Object::GRPCRoute($o) => $body,
+            Object::ReferenceGrant($o) => $body,
+            Object::LoadBalancerConfiguration($o) => $body,
+            Object::TargetGroupConfiguration($o) => $body,
+            Object::ListenerRuleConfiguration($o) => $body,
+        }
+    };
 }
 
 impl Object {
@@ -121,31 +207,23 @@ impl Object {
             Object::Secret(_) => Kind::Secret,
             Object::IngressClass(_) => Kind::IngressClass,
             Object::Ingress(_) => Kind::Ingress,
+            Object::GatewayClass(_) => Kind::GatewayClass,
+            Object::Gateway(_) => Kind::Gateway,
+            Object::HTTPRoute(_) => Kind::HTTPRoute,
+            Object::GRPCRoute(_) => Kind::GRPCRoute,
+            Object::ReferenceGrant(_) => Kind::ReferenceGrant,
+            Object::LoadBalancerConfiguration(_) => Kind::LoadBalancerConfiguration,
+            Object::TargetGroupConfiguration(_) => Kind::TargetGroupConfiguration,
+            Object::ListenerRuleConfiguration(_) => Kind::ListenerRuleConfiguration,
         }
     }
 
-    pub fn metadata(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-        match self {
-            Object::Namespace(o) => &o.metadata,
-            Object::Node(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-            Object::EndpointSlice(o) => &o.metadata,
-            Object::Secret(o) => &o.metadata,
-            Object::IngressClass(o) => &o.metadata,
-            Object::Ingress(o) => &o.metadata,
-        }
+    pub fn metadata(&self) -> &ObjectMeta {
+        each_variant!(self, o => &o.metadata)
     }
 
-    fn metadata_mut(&mut self) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-        match self {
-            Object::Namespace(o) => &mut o.metadata,
-            Object::Node(o) => &mut o.metadata,
-            Object::Service(o) => &mut o.metadata,
-            Object::EndpointSlice(o) => &mut o.metadata,
-            Object::Secret(o) => &mut o.metadata,
-            Object::IngressClass(o) => &mut o.metadata,
-            Object::Ingress(o) => &mut o.metadata,
-        }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        each_variant!(self, o => &mut o.metadata)
     }
 
     /// Namespaced objects written without `metadata.namespace` land in `default`, as with

@@ -1,7 +1,13 @@
 //! The immutable set of objects a source publishes, with typed lookups for the translator.
 
+use crate::aws::{ListenerRuleConfiguration, LoadBalancerConfiguration, TargetGroupConfiguration};
 use crate::{Kind, Object, ObjectRef, Problem};
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use gateway_api::apis::standard::gatewayclasses::GatewayClass;
+use gateway_api::apis::standard::gateways::Gateway;
+use gateway_api::apis::standard::grpcroutes::GrpcRoute;
+use gateway_api::apis::standard::httproutes::HttpRoute;
+use gateway_api::apis::standard::referencegrants::ReferenceGrant;
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use std::collections::BTreeMap;
@@ -103,6 +109,109 @@ impl Snapshot {
                 }
                 _ => None,
             })
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        match self.get(&ObjectRef::new(Kind::Namespace, None, name)) {
+            Some(Object::Namespace(n)) => Some(&**n),
+            _ => None,
+        }
+    }
+
+    pub fn gateway_classes(&self) -> impl Iterator<Item = &GatewayClass> {
+        self.of_kind(Kind::GatewayClass).filter_map(|o| match o {
+            Object::GatewayClass(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    pub fn gateway_class(&self, name: &str) -> Option<&GatewayClass> {
+        match self.get(&ObjectRef::new(Kind::GatewayClass, None, name)) {
+            Some(Object::GatewayClass(c)) => Some(&**c),
+            _ => None,
+        }
+    }
+
+    /// Gateways in namespace/name order.
+    pub fn gateways(&self) -> impl Iterator<Item = &Gateway> {
+        self.of_kind(Kind::Gateway).filter_map(|o| match o {
+            Object::Gateway(g) => Some(&**g),
+            _ => None,
+        })
+    }
+
+    pub fn http_routes(&self) -> impl Iterator<Item = &HttpRoute> {
+        self.of_kind(Kind::HTTPRoute).filter_map(|o| match o {
+            Object::HTTPRoute(r) => Some(&**r),
+            _ => None,
+        })
+    }
+
+    pub fn grpc_routes(&self) -> impl Iterator<Item = &GrpcRoute> {
+        self.of_kind(Kind::GRPCRoute).filter_map(|o| match o {
+            Object::GRPCRoute(r) => Some(&**r),
+            _ => None,
+        })
+    }
+
+    pub fn reference_grants(&self) -> impl Iterator<Item = &ReferenceGrant> {
+        self.of_kind(Kind::ReferenceGrant).filter_map(|o| match o {
+            Object::ReferenceGrant(g) => Some(&**g),
+            _ => None,
+        })
+    }
+
+    pub fn load_balancer_configuration(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&LoadBalancerConfiguration> {
+        match self.get(&ObjectRef::namespaced(
+            Kind::LoadBalancerConfiguration,
+            namespace,
+            name,
+        )) {
+            Some(Object::LoadBalancerConfiguration(c)) => Some(&**c),
+            _ => None,
+        }
+    }
+
+    pub fn target_group_configuration(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&TargetGroupConfiguration> {
+        match self.get(&ObjectRef::namespaced(
+            Kind::TargetGroupConfiguration,
+            namespace,
+            name,
+        )) {
+            Some(Object::TargetGroupConfiguration(c)) => Some(&**c),
+            _ => None,
+        }
+    }
+
+    pub fn target_group_configurations(&self) -> impl Iterator<Item = &TargetGroupConfiguration> {
+        self.of_kind(Kind::TargetGroupConfiguration)
+            .filter_map(|o| match o {
+                Object::TargetGroupConfiguration(c) => Some(&**c),
+                _ => None,
+            })
+    }
+
+    pub fn listener_rule_configuration(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&ListenerRuleConfiguration> {
+        match self.get(&ObjectRef::namespaced(
+            Kind::ListenerRuleConfiguration,
+            namespace,
+            name,
+        )) {
+            Some(Object::ListenerRuleConfiguration(c)) => Some(&**c),
+            _ => None,
+        }
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {

@@ -112,3 +112,42 @@ fn unknown_fields_in_lists_are_named_like_kubectl_names_them() {
         Some("spec.ports[0].targetPrt")
     );
 }
+
+#[test]
+fn gateway_api_and_aws_configuration_kinds_are_read() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/seed-gateway.yaml"
+    ))
+    .unwrap();
+    let d = decode_manifests(&text, "seed-gateway.yaml");
+    assert!(d.problems.is_empty(), "{:?}", d.problems);
+    let kinds: Vec<Kind> = d.objects.iter().map(|o| o.object.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            Kind::GatewayClass,
+            Kind::TargetGroupConfiguration,
+            Kind::LoadBalancerConfiguration,
+            Kind::Gateway,
+            Kind::HTTPRoute,
+            Kind::GatewayClass
+        ]
+    );
+    assert_eq!(
+        d.objects[0].object.object_ref().namespace,
+        None,
+        "GatewayClass is cluster-scoped"
+    );
+}
+
+#[test]
+fn unknown_fields_in_custom_resources_are_rejected() {
+    let text = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - backendRefs:\n    - name: a\n      prot: 80\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert!(d.objects.is_empty());
+    assert_eq!(
+        d.problems[0].field.as_deref(),
+        Some("spec.rules[0].backendRefs[0].prot")
+    );
+}
