@@ -111,6 +111,11 @@ pub struct Rule {
     pub origin: RuleOrigin,
     /// All must hold. An empty list matches every request.
     pub conditions: Vec<Condition>,
+    /// Applied in order before the action.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<Filter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<Timeouts>,
     pub action: Action,
 }
 
@@ -144,6 +149,96 @@ pub enum Condition {
     QueryString { values: Vec<QueryStringPair> },
     /// The client's address (the connection's peer, not `X-Forwarded-For`) within a CIDR block.
     SourceIp { values: Vec<IpNet> },
+    /// Gateway API path match: `Exact`, `PathPrefix` (whole segments; a trailing `/` is ignored)
+    /// or `RegularExpression` (the whole path must match).
+    Path { kind: MatchKind, value: String },
+    /// Gateway API header match: the name is case-insensitive; an `Exact` value is compared as is.
+    Header {
+        name: String,
+        kind: MatchKind,
+        value: String,
+    },
+    /// Gateway API query parameter match: the name is compared exactly; the first value counts.
+    QueryParam {
+        name: String,
+        kind: MatchKind,
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum MatchKind {
+    Exact,
+    PathPrefix,
+    RegularExpression,
+}
+
+/// What a rule does to a request or response on its way (Gateway API filters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", deny_unknown_fields)]
+pub enum Filter {
+    RequestHeaderModifier(HeaderModifier),
+    ResponseHeaderModifier(HeaderModifier),
+    /// Rewrites the request before it is forwarded.
+    #[serde(rename_all = "camelCase")]
+    UrlRewrite {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hostname: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathModifier>,
+    },
+    /// Sends a copy of the request to another target group and ignores its answer.
+    #[serde(rename_all = "camelCase")]
+    RequestMirror {
+        target_group: String,
+        /// The share of requests mirrored, as numerator/denominator.
+        numerator: u32,
+        denominator: u32,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderModifier {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<HeaderValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<HeaderValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderValue {
+    pub name: String,
+    pub value: String,
+}
+
+/// A path rewrite: the whole path, or the prefix the rule matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", deny_unknown_fields)]
+pub enum PathModifier {
+    #[serde(rename_all = "camelCase")]
+    ReplaceFullPath { path: String },
+    /// `matched` is the rule's PathPrefix match; it is replaced by `replacement`.
+    #[serde(rename_all = "camelCase")]
+    ReplacePrefixMatch {
+        matched: String,
+        replacement: String,
+    },
+}
+
+/// Gateway API timeouts, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Timeouts {
+    /// The whole request, from the first byte received to the response sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_ms: Option<u64>,
+    /// One try at a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_request_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +256,24 @@ pub enum Action {
     #[serde(rename_all = "camelCase")]
     Forward {
         target_groups: Vec<WeightedTargetGroup>,
+        /// The weight of backends that could not be resolved: that share of requests gets 500,
+        /// as the Gateway API asks.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        unusable_weight: u32,
+    },
+    /// A Gateway API RequestRedirect: unset parts keep the request's own; the port is left out
+    /// when it is the scheme's well-known one.
+    #[serde(rename_all = "camelCase")]
+    RouteRedirect {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheme: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hostname: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathModifier>,
+        status_code: u16,
     },
     /// Answer with a redirect built from the request, as an ALB redirect action does. Each part
     /// may use `#{protocol}`, `#{host}`, `#{port}`, `#{path}` (without its leading `/`) and
@@ -192,7 +305,9 @@ impl Action {
             target_groups: vec![WeightedTargetGroup {
                 id: target_group.into(),
                 weight: 1,
+                filters: vec![],
             }],
+            unusable_weight: 0,
         }
     }
 
@@ -210,6 +325,13 @@ impl Action {
 pub struct WeightedTargetGroup {
     pub id: String,
     pub weight: u32,
+    /// Filters for requests sent to this target group only (Gateway API backendRef filters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<Filter>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

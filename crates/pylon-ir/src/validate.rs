@@ -84,7 +84,7 @@ fn validate_load_balancer(lb: &LoadBalancer, errors: &mut Vec<IrError>) {
             .map(|r| &r.action)
             .chain(std::iter::once(&listener.default_action));
         for action in actions {
-            if let Action::Forward { target_groups } = action {
+            if let Action::Forward { target_groups, .. } = action {
                 for tg in target_groups {
                     if !lb.target_groups.contains_key(&tg.id) {
                         errors.push(IrError::UnknownTargetGroup(

@@ -37,29 +37,3 @@ impl TargetGroupRuntime {
             .map(|(addr, _)| *addr)
     }
 }
-
-/// Picks a target group by weight (weight 0 gets nothing), then a target in it.
-pub fn pick_weighted(
-    groups: &[(Arc<TargetGroupRuntime>, u32)],
-    counter: &AtomicUsize,
-) -> Option<Arc<TargetGroupRuntime>> {
-    match groups {
-        [] => None,
-        [(only, _)] => Some(only.clone()),
-        _ => {
-            let total: u64 = groups.iter().map(|(_, w)| u64::from(*w)).sum();
-            if total == 0 {
-                return None;
-            }
-            let mut ticket = counter.fetch_add(1, Ordering::Relaxed) as u64 % total;
-            groups.iter().find_map(|(g, w)| {
-                if ticket < u64::from(*w) {
-                    Some(g.clone())
-                } else {
-                    ticket -= u64::from(*w);
-                    None
-                }
-            })
-        }
-    }
-}

@@ -1,8 +1,12 @@
-//! One request through a listener: route it, then answer directly or forward it to a target with
-//! the headers an ALB adds, mapping target failures to 502, 503 and 504.
+//! One request through a listener: route it, then answer directly, redirect, or forward it to a
+//! target with the headers an ALB adds and the route's filters, mapping target failures to 502,
+//! 503 and 504.
 
-use crate::balance::pick_weighted;
-use crate::route::{CompiledAction, CompiledListener, Redirect, RequestFacts};
+use crate::filters::{modified_path, CompiledFilter};
+use crate::route::{
+    Backend, CompiledAction, CompiledListener, Forward, Redirect, RequestFacts, Route,
+    RouteRedirect,
+};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
@@ -10,11 +14,14 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub type Body = BoxBody<Bytes, hyper::Error>;
-pub type UpstreamClient = Client<HttpConnector, Incoming>;
+pub type UpstreamClient = Client<HttpConnector, Body>;
+
+/// Request bodies up to this size are copied for mirrors; larger or streamed ones are not mirrored.
+const MIRROR_BODY_LIMIT: u64 = 1 << 20;
 
 /// What a connection's requests share.
 pub struct Context {
@@ -39,7 +46,7 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
 pub async fn handle(
-    mut request: Request<Incoming>,
+    request: Request<Incoming>,
     listener: Arc<CompiledListener>,
     context: Arc<Context>,
     client_addr: SocketAddr,
@@ -53,56 +60,141 @@ pub async fn handle(
         headers: request.headers(),
         client: client_addr.ip(),
     };
-    let groups = match listener.route(&facts) {
+    let route = listener.route(&facts).clone();
+    let work = respond(request, &route, &listener, &context, client_addr, &host);
+    match route.request_timeout {
+        // Gateway API `timeouts.request`: the whole exchange, or 504.
+        Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            fixed(
+                504,
+                "text/plain",
+                Bytes::from_static(b"504 Gateway Timeout\n"),
+            )
+        }),
+        None => work.await,
+    }
+}
+
+async fn respond(
+    request: Request<Incoming>,
+    route: &Route,
+    listener: &CompiledListener,
+    context: &Context,
+    client_addr: SocketAddr,
+    host: &str,
+) -> Response<Body> {
+    match &route.action {
         CompiledAction::Fixed {
             status,
             content_type,
             body,
-        } => return fixed(*status, content_type, body.clone()),
-        CompiledAction::Redirect(redirect) => {
-            return redirect_response(redirect, &request, &host, &listener)
+        } => fixed(*status, content_type, body.clone()),
+        CompiledAction::Redirect(redirect) => alb_redirect(redirect, &request, host, listener),
+        CompiledAction::RouteRedirect(redirect) => {
+            route_redirect(redirect, &request, host, listener)
         }
-        CompiledAction::Forward(groups) => groups.clone(),
-    };
-    let Some(group) = pick_weighted(&groups, &context.weights) else {
-        // No usable target group at all (every weight 0).
-        return fixed(
-            503,
+        CompiledAction::Forward(forward) => {
+            forward_request(request, forward, route, listener, context, client_addr).await
+        }
+    }
+}
+
+async fn forward_request(
+    mut request: Request<Incoming>,
+    forward: &Forward,
+    route: &Route,
+    listener: &CompiledListener,
+    context: &Context,
+    client_addr: SocketAddr,
+) -> Response<Body> {
+    let internal_error = || {
+        fixed(
+            500,
             "text/plain",
-            Bytes::from_static(b"503 Service Unavailable\n"),
-        );
+            Bytes::from_static(b"500 Internal Server Error\n"),
+        )
     };
-    let Some(target) = group.pick() else {
+    let Some(backend) = pick(forward, &context.weights) else {
+        // No usable backend for this share of requests (Gateway API: 500).
+        return internal_error();
+    };
+    let Some(target) = backend.group.pick() else {
         return fixed(
             503,
             "text/plain",
             Bytes::from_static(b"503 Service Unavailable: no targets\n"),
         );
     };
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let uri = match Uri::try_from(format!("http://{target}{path_and_query}")) {
-        Ok(u) => u,
-        Err(_) => return fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n")),
+    let filters = || route.filters.iter().chain(backend.filters.iter());
+    let mut path = request.uri().path().to_string();
+    for filter in filters() {
+        match filter {
+            CompiledFilter::RequestHeaders(h) => h.apply(request.headers_mut()),
+            CompiledFilter::UrlRewrite {
+                hostname,
+                path: rewrite,
+            } => {
+                if let Some(h) = hostname {
+                    request.headers_mut().insert(header::HOST, h.clone());
+                }
+                if let Some(rewrite) = rewrite {
+                    path = modified_path(rewrite, &path);
+                }
+            }
+            CompiledFilter::ResponseHeaders(_) | CompiledFilter::Mirror(_) => {}
+        }
+    }
+    let path_and_query = match request.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let Ok(uri) = Uri::try_from(format!("http://{target}{path_and_query}")) else {
+        return fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n"));
     };
     *request.uri_mut() = uri;
     *request.version_mut() = http::Version::HTTP_11;
     strip_hop_by_hop(request.headers_mut());
-    add_forwarded(request.headers_mut(), client_addr, &listener);
-    match tokio::time::timeout(listener.idle_timeout, context.client.request(request)).await {
+    add_forwarded(request.headers_mut(), client_addr, listener);
+    let mirrors: Vec<&crate::filters::Mirror> = filters()
+        .filter_map(|f| match f {
+            CompiledFilter::Mirror(m) if m.take() => Some(m),
+            _ => None,
+        })
+        .collect();
+    let request = if mirrors.is_empty() {
+        request.map(|b| b.boxed())
+    } else {
+        match mirror(request, &mirrors, context).await {
+            Some(r) => r,
+            None => {
+                return fixed(
+                    400,
+                    "text/plain",
+                    Bytes::from_static(b"400 Bad Request: unreadable body\n"),
+                )
+            }
+        }
+    };
+    let limit = match route.backend_timeout {
+        Some(t) => t.min(listener.idle_timeout),
+        None => listener.idle_timeout,
+    };
+    match tokio::time::timeout(limit, context.client.request(request)).await {
         Ok(Ok(mut response)) => {
             strip_hop_by_hop(response.headers_mut());
+            for filter in filters() {
+                if let CompiledFilter::ResponseHeaders(h) = filter {
+                    h.apply(response.headers_mut());
+                }
+            }
             response.map(|b| b.boxed())
         }
         Ok(Err(e)) => {
-            tracing::warn!(%target, target_group = %group.id, error = %e, "target failed");
+            tracing::warn!(%target, target_group = %backend.group.id, error = %e, "target failed");
             fixed(502, "text/plain", Bytes::from_static(b"502 Bad Gateway\n"))
         }
         Err(_) => {
-            tracing::warn!(%target, target_group = %group.id, "target timed out");
+            tracing::warn!(%target, target_group = %backend.group.id, "target timed out");
             fixed(
                 504,
                 "text/plain",
@@ -110,6 +202,79 @@ pub async fn handle(
             )
         }
     }
+}
+
+/// Picks a backend by weight (weight 0 gets nothing); `None` for the share of unusable backends
+/// and when every weight is 0.
+fn pick<'f>(forward: &'f Forward, counter: &AtomicUsize) -> Option<&'f Backend> {
+    if let ([only], 0) = (forward.backends.as_slice(), forward.unusable_weight) {
+        return (only.weight > 0).then_some(only);
+    }
+    let total: u64 = forward
+        .backends
+        .iter()
+        .map(|b| u64::from(b.weight))
+        .sum::<u64>()
+        + u64::from(forward.unusable_weight);
+    if total == 0 {
+        return None;
+    }
+    let mut ticket = counter.fetch_add(1, Ordering::Relaxed) as u64 % total;
+    for backend in &forward.backends {
+        if ticket < u64::from(backend.weight) {
+            return Some(backend);
+        }
+        ticket -= u64::from(backend.weight);
+    }
+    None
+}
+
+/// Sends copies of the request to the mirrors (answers ignored) and returns the request to forward.
+/// A body is copied only when its length is known and small; `None` if the body cannot be read.
+async fn mirror(
+    request: Request<Incoming>,
+    mirrors: &[&crate::filters::Mirror],
+    context: &Context,
+) -> Option<Request<Body>> {
+    let (parts, body) = request.into_parts();
+    let length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let streamed = length.is_none() && parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let (body, copy): (Body, Option<Bytes>) = match length {
+        Some(n) if n <= MIRROR_BODY_LIMIT => {
+            let bytes = body.collect().await.ok()?.to_bytes();
+            (full(bytes.clone()), Some(bytes))
+        }
+        None if !streamed => (body.boxed(), Some(Bytes::new())),
+        _ => (body.boxed(), None),
+    };
+    if let Some(copy) = copy {
+        for m in mirrors {
+            let Some(target) = m.group.pick() else {
+                continue;
+            };
+            let mut uri = format!("http://{target}");
+            uri.push_str(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+            let mut builder = Request::builder().method(parts.method.clone()).uri(uri);
+            if let Some(h) = builder.headers_mut() {
+                *h = parts.headers.clone();
+            }
+            if let Ok(req) = builder.body(full(copy.clone())) {
+                let client = context.client.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client.request(req).await {
+                        tracing::debug!(%target, error = %e, "mirror target failed");
+                    }
+                });
+            }
+        }
+    } else {
+        tracing::debug!("request body too large or streamed: not mirrored");
+    }
+    Some(Request::from_parts(parts, body))
 }
 
 /// The request's host, lowercased and without port: from `Host`, else from an absolute URI.
@@ -165,8 +330,12 @@ fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, listener: &Compile
     headers.insert(X_FORWARDED_PORT, HeaderValue::from(listener.port));
 }
 
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
 pub fn fixed(status: u16, content_type: &str, body: Bytes) -> Response<Body> {
-    let mut response = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
+    let mut response = Response::new(full(body));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {
@@ -175,9 +344,20 @@ pub fn fixed(status: u16, content_type: &str, body: Bytes) -> Response<Body> {
     response
 }
 
+fn redirect_to(status: u16, location: &str) -> Response<Body> {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut response = fixed(status, "text/plain", Bytes::new());
+            response.headers_mut().insert(header::LOCATION, v);
+            response
+        }
+        Err(_) => fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n")),
+    }
+}
+
 /// The ALB redirect: `#{protocol}`, `#{host}`, `#{port}`, `#{path}` and `#{query}` in each part are
 /// replaced by the request's own; the location always names the port, as an ALB's does.
-fn redirect_response(
+fn alb_redirect(
     redirect: &Redirect,
     request: &Request<Incoming>,
     host: &str,
@@ -207,12 +387,48 @@ fn redirect_response(
         location.push('?');
         location.push_str(&query);
     }
-    match HeaderValue::from_str(&location) {
-        Ok(v) => {
-            let mut response = fixed(redirect.status, "text/plain", Bytes::new());
-            response.headers_mut().insert(header::LOCATION, v);
-            response
-        }
-        Err(_) => fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n")),
+    redirect_to(redirect.status, &location)
+}
+
+/// The Gateway API redirect (HTTPRequestRedirectFilter): without a port, a changed scheme uses its
+/// well-known port and an unchanged one the listener's; well-known ports are left out.
+fn route_redirect(
+    redirect: &RouteRedirect,
+    request: &Request<Incoming>,
+    host: &str,
+    listener: &CompiledListener,
+) -> Response<Body> {
+    let listener_scheme = match listener.protocol {
+        pylon_ir::Protocol::Http => "http",
+        pylon_ir::Protocol::Https => "https",
+    };
+    let scheme = redirect
+        .scheme
+        .as_deref()
+        .unwrap_or(listener_scheme)
+        .to_ascii_lowercase();
+    let port = redirect
+        .port
+        .unwrap_or(match (&redirect.scheme, scheme.as_str()) {
+            (Some(_), "https") => 443,
+            (Some(_), _) => 80,
+            (None, _) => listener.port,
+        });
+    let hostname = redirect.hostname.as_deref().unwrap_or(host);
+    let well_known = matches!((scheme.as_str(), port), ("http", 80) | ("https", 443));
+    let authority = if well_known {
+        hostname.to_string()
+    } else {
+        format!("{hostname}:{port}")
+    };
+    let path = match &redirect.path {
+        Some(m) => modified_path(m, request.uri().path()),
+        None => request.uri().path().to_string(),
+    };
+    let mut location = format!("{scheme}://{authority}{path}");
+    if let Some(q) = request.uri().query() {
+        location.push('?');
+        location.push_str(q);
     }
+    redirect_to(redirect.status, &location)
 }

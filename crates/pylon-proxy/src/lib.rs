@@ -8,6 +8,7 @@
 //! keep serving.
 
 mod balance;
+mod filters;
 mod forward;
 mod health;
 mod listener;

@@ -64,11 +64,10 @@ impl Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let client: Client<HttpConnector, hyper::body::Incoming> =
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .pool_timer(TokioTimer::new())
-                .build(connector);
+        let client: forward::UpstreamClient = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         Proxy {
             bound: Mutex::new(HashMap::new()),
             health: HealthChecks::default(),

@@ -1,12 +1,16 @@
-//! A listener's rules compiled for the request path: conditions as patterns, actions with their
-//! target groups resolved.
+//! A listener's rules compiled for the request path: conditions as patterns and regexes, actions
+//! and filters with their target groups resolved.
 
 use crate::balance::TargetGroupRuntime;
+use crate::filters::CompiledFilter;
 use crate::pattern::Pattern;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
-use pylon_ir::{Action, Condition, Listener, LoadBalancer, Protocol};
+use pylon_ir::{
+    Action, Condition, Listener, LoadBalancer, MatchKind, PathModifier, Protocol, Timeouts,
+};
+use regex::Regex;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,25 +25,57 @@ pub struct CompiledListener {
     /// The load balancer's `idle_timeout.timeout_seconds`: how long a target may take.
     pub idle_timeout: Duration,
     rules: Vec<CompiledRule>,
-    default_action: CompiledAction,
+    default_route: Route,
 }
 
 #[derive(Debug)]
 struct CompiledRule {
     conditions: Vec<CompiledCondition>,
-    action: CompiledAction,
+    route: Route,
+}
+
+/// What happens to a request that matched: filters, then the action.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub filters: Arc<[CompiledFilter]>,
+    pub action: CompiledAction,
+    pub request_timeout: Option<Duration>,
+    pub backend_timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
 enum CompiledCondition {
     Host(Vec<Pattern>),
-    Path(Vec<Pattern>),
+    PathPatterns(Vec<Pattern>),
     /// Lowercased header name; case-insensitive value patterns.
-    Header(HeaderName, Vec<Pattern>),
+    HeaderPatterns(HeaderName, Vec<Pattern>),
     Method(Vec<String>),
     /// Key and value patterns, case-insensitive.
-    Query(Vec<(Option<Pattern>, Pattern)>),
+    QueryPatterns(Vec<(Option<Pattern>, Pattern)>),
     SourceIp(Vec<IpNet>),
+    PathExact(String),
+    /// Without trailing `/` (and empty for `/`, which matches every path).
+    PathPrefix(String),
+    PathRegex(Regex),
+    Header(HeaderName, StringMatch),
+    QueryParam(String, StringMatch),
+    /// Matches nothing: a condition that could not be compiled (the translator validates first).
+    Never,
+}
+
+#[derive(Debug)]
+enum StringMatch {
+    Exact(String),
+    Regex(Regex),
+}
+
+impl StringMatch {
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            StringMatch::Exact(v) => v == value,
+            StringMatch::Regex(r) => r.is_match(value),
+        }
+    }
 }
 
 /// What rules look at in a request.
@@ -55,13 +91,28 @@ pub struct RequestFacts<'a> {
 
 #[derive(Debug, Clone)]
 pub enum CompiledAction {
-    Forward(Vec<(Arc<TargetGroupRuntime>, u32)>),
+    Forward(Arc<Forward>),
     Fixed {
         status: u16,
         content_type: String,
         body: Bytes,
     },
     Redirect(Arc<Redirect>),
+    RouteRedirect(Arc<RouteRedirect>),
+}
+
+/// Target groups by weight, each with its own filters; `unusable_weight` is the share that gets 500.
+#[derive(Debug)]
+pub struct Forward {
+    pub backends: Vec<Backend>,
+    pub unusable_weight: u32,
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    pub group: Arc<TargetGroupRuntime>,
+    pub weight: u32,
+    pub filters: Vec<CompiledFilter>,
 }
 
 /// An ALB redirect's parts, each possibly holding `#{...}` keywords.
@@ -75,13 +126,22 @@ pub struct Redirect {
     pub status: u16,
 }
 
+/// A Gateway API redirect.
+#[derive(Debug)]
+pub struct RouteRedirect {
+    pub scheme: Option<String>,
+    pub hostname: Option<String>,
+    pub port: Option<u16>,
+    pub path: Option<PathModifier>,
+    pub status: u16,
+}
+
 impl CompiledListener {
     pub fn compile(
         lb: &LoadBalancer,
         listener: &Listener,
         groups: &HashMap<String, Arc<TargetGroupRuntime>>,
     ) -> Self {
-        let action = |a: &Action| compile_action(a, groups);
         CompiledListener {
             listener_id: listener.id.clone(),
             protocol: listener.protocol,
@@ -92,37 +152,67 @@ impl CompiledListener {
                 .iter()
                 .map(|r| CompiledRule {
                     conditions: r.conditions.iter().map(compile_condition).collect(),
-                    action: action(&r.action),
+                    route: Route {
+                        filters: r
+                            .filters
+                            .iter()
+                            .filter_map(|f| CompiledFilter::compile(f, groups))
+                            .collect(),
+                        action: compile_action(&r.action, groups),
+                        request_timeout: timeout(&r.timeouts, |t| t.request_ms),
+                        backend_timeout: timeout(&r.timeouts, |t| t.backend_request_ms),
+                    },
                 })
                 .collect(),
-            default_action: action(&listener.default_action),
+            default_route: Route {
+                filters: Arc::new([]),
+                action: compile_action(&listener.default_action, groups),
+                request_timeout: None,
+                backend_timeout: None,
+            },
         }
     }
 
     /// The first rule (by priority) whose conditions all hold, else the default action.
-    pub fn route(&self, request: &RequestFacts<'_>) -> &CompiledAction {
+    pub fn route(&self, request: &RequestFacts<'_>) -> &Route {
         self.rules
             .iter()
             .find(|r| r.conditions.iter().all(|c| c.holds(request)))
-            .map_or(&self.default_action, |r| &r.action)
+            .map_or(&self.default_route, |r| &r.route)
     }
+}
+
+fn timeout(
+    timeouts: &Option<Timeouts>,
+    pick: impl Fn(&Timeouts) -> Option<u64>,
+) -> Option<Duration> {
+    timeouts
+        .as_ref()
+        .and_then(pick)
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
 }
 
 fn compile_condition(condition: &Condition) -> CompiledCondition {
     let patterns = |values: &[String], fold| values.iter().map(|v| Pattern::new(v, fold)).collect();
+    let string_match = |kind: &MatchKind, value: &str| match kind {
+        MatchKind::RegularExpression => anchored(value).map(StringMatch::Regex),
+        _ => Some(StringMatch::Exact(value.to_string())),
+    };
     match condition {
         Condition::HostHeader { values } => CompiledCondition::Host(patterns(values, true)),
-        Condition::PathPattern { values } => CompiledCondition::Path(patterns(values, false)),
+        Condition::PathPattern { values } => {
+            CompiledCondition::PathPatterns(patterns(values, false))
+        }
         Condition::HttpHeader {
             http_header_name,
             values,
         } => match HeaderName::from_bytes(http_header_name.as_bytes()) {
-            Ok(name) => CompiledCondition::Header(name, patterns(values, true)),
-            // The translator validates names; an invalid one can match nothing.
-            Err(_) => CompiledCondition::Method(vec![]),
+            Ok(name) => CompiledCondition::HeaderPatterns(name, patterns(values, true)),
+            Err(_) => CompiledCondition::Never,
         },
         Condition::HttpRequestMethod { values } => CompiledCondition::Method(values.clone()),
-        Condition::QueryString { values } => CompiledCondition::Query(
+        Condition::QueryString { values } => CompiledCondition::QueryPatterns(
             values
                 .iter()
                 .map(|p| {
@@ -134,38 +224,92 @@ fn compile_condition(condition: &Condition) -> CompiledCondition {
                 .collect(),
         ),
         Condition::SourceIp { values } => CompiledCondition::SourceIp(values.clone()),
+        Condition::Path { kind, value } => match kind {
+            MatchKind::Exact => CompiledCondition::PathExact(value.clone()),
+            MatchKind::PathPrefix => {
+                CompiledCondition::PathPrefix(value.trim_end_matches('/').to_string())
+            }
+            MatchKind::RegularExpression => {
+                anchored(value).map_or(CompiledCondition::Never, CompiledCondition::PathRegex)
+            }
+        },
+        Condition::Header { name, kind, value } => {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                string_match(kind, value),
+            ) {
+                (Ok(name), Some(m)) => CompiledCondition::Header(name, m),
+                _ => CompiledCondition::Never,
+            }
+        }
+        Condition::QueryParam { name, kind, value } => match string_match(kind, value) {
+            Some(m) => CompiledCondition::QueryParam(name.clone(), m),
+            None => CompiledCondition::Never,
+        },
     }
+}
+
+/// A regular expression that must match the whole text.
+fn anchored(pattern: &str) -> Option<Regex> {
+    Regex::new(&format!("^(?:{pattern})$")).ok()
 }
 
 impl CompiledCondition {
     fn holds(&self, r: &RequestFacts<'_>) -> bool {
         let any = |patterns: &[Pattern], text: &[u8]| patterns.iter().any(|p| p.matches(text));
+        let path = || std::str::from_utf8(r.path).unwrap_or_default();
         match self {
             CompiledCondition::Host(ps) => any(ps, r.host),
-            CompiledCondition::Path(ps) => any(ps, r.path),
-            CompiledCondition::Header(name, ps) => r
+            CompiledCondition::PathPatterns(ps) => any(ps, r.path),
+            CompiledCondition::HeaderPatterns(name, ps) => r
                 .headers
                 .get_all(name)
                 .iter()
                 .any(|v| any(ps, v.as_bytes().to_ascii_lowercase().as_slice())),
             CompiledCondition::Method(methods) => methods.iter().any(|m| m == r.method),
-            CompiledCondition::Query(pairs) => {
-                let query = r.query.unwrap_or_default();
-                query.split('&').filter(|kv| !kv.is_empty()).any(|kv| {
-                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                    let (k, v) = (percent_decoded_lowercase(k), percent_decoded_lowercase(v));
-                    pairs.iter().any(|(kp, vp)| {
-                        kp.as_ref().is_none_or(|kp| kp.matches(&k)) && vp.matches(&v)
-                    })
-                })
-            }
+            CompiledCondition::QueryPatterns(pairs) => query_pairs(r.query).any(|(k, v)| {
+                let (k, v) = (k.to_ascii_lowercase(), v.to_ascii_lowercase());
+                pairs
+                    .iter()
+                    .any(|(kp, vp)| kp.as_ref().is_none_or(|kp| kp.matches(&k)) && vp.matches(&v))
+            }),
             CompiledCondition::SourceIp(nets) => nets.iter().any(|n| n.contains(&r.client)),
+            CompiledCondition::PathExact(p) => r.path == p.as_bytes(),
+            CompiledCondition::PathPrefix(prefix) => {
+                // Whole segments: `/foo` matches `/foo`, `/foo/` and `/foo/bar`, not `/foobar`.
+                r.path.starts_with(prefix.as_bytes())
+                    && matches!(r.path.get(prefix.len()), None | Some(b'/'))
+            }
+            CompiledCondition::PathRegex(re) => re.is_match(path()),
+            CompiledCondition::Header(name, m) => r
+                .headers
+                .get_all(name)
+                .iter()
+                .next()
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| m.matches(v)),
+            CompiledCondition::QueryParam(name, m) => query_pairs(r.query)
+                .find(|(k, _)| k.as_slice() == name.as_bytes())
+                .is_some_and(|(_, v)| m.matches(&String::from_utf8_lossy(&v))),
+            CompiledCondition::Never => false,
         }
     }
 }
 
-/// `%XX` escapes decoded, ASCII lowercased; invalid escapes are kept as written.
-fn percent_decoded_lowercase(s: &str) -> Vec<u8> {
+/// Query parameters, percent-decoded.
+fn query_pairs(query: Option<&str>) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decoded(k), percent_decoded(v))
+        })
+}
+
+/// `%XX` escapes decoded; invalid escapes are kept as written.
+fn percent_decoded(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -181,7 +325,6 @@ fn percent_decoded_lowercase(s: &str) -> Vec<u8> {
         out.push(bytes[i]);
         i += 1;
     }
-    out.make_ascii_lowercase();
     out
 }
 
@@ -190,12 +333,26 @@ fn compile_action(
     groups: &HashMap<String, Arc<TargetGroupRuntime>>,
 ) -> CompiledAction {
     match action {
-        Action::Forward { target_groups } => CompiledAction::Forward(
-            target_groups
+        Action::Forward {
+            target_groups,
+            unusable_weight,
+        } => CompiledAction::Forward(Arc::new(Forward {
+            backends: target_groups
                 .iter()
-                .filter_map(|w| groups.get(&w.id).map(|g| (g.clone(), w.weight)))
+                .filter_map(|w| {
+                    groups.get(&w.id).map(|g| Backend {
+                        group: g.clone(),
+                        weight: w.weight,
+                        filters: w
+                            .filters
+                            .iter()
+                            .filter_map(|f| CompiledFilter::compile(f, groups))
+                            .collect(),
+                    })
+                })
                 .collect(),
-        ),
+            unusable_weight: *unusable_weight,
+        })),
         Action::FixedResponse {
             status_code,
             content_type,
@@ -220,5 +377,54 @@ fn compile_action(
             query: query.clone(),
             status: *status_code,
         })),
+        Action::RouteRedirect {
+            scheme,
+            hostname,
+            port,
+            path,
+            status_code,
+        } => CompiledAction::RouteRedirect(Arc::new(RouteRedirect {
+            scheme: scheme.clone(),
+            hostname: hostname.clone(),
+            port: *port,
+            path: path.clone(),
+            status: *status_code,
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_matches_whole_segments() {
+        let c = compile_condition(&Condition::Path {
+            kind: MatchKind::PathPrefix,
+            value: "/foo/".into(),
+        });
+        let facts = |path: &'static str| RequestFacts {
+            host: b"",
+            path: path.as_bytes(),
+            query: None,
+            method: "GET",
+            headers: Box::leak(Box::new(HeaderMap::new())),
+            client: "127.0.0.1".parse().unwrap(),
+        };
+        assert!(c.holds(&facts("/foo")));
+        assert!(c.holds(&facts("/foo/")));
+        assert!(c.holds(&facts("/foo/bar")));
+        assert!(!c.holds(&facts("/foobar")));
+        let root = compile_condition(&Condition::Path {
+            kind: MatchKind::PathPrefix,
+            value: "/".into(),
+        });
+        assert!(root.holds(&facts("/anything")));
+        let re = compile_condition(&Condition::Path {
+            kind: MatchKind::RegularExpression,
+            value: "/v[0-9]+/.*".into(),
+        });
+        assert!(re.holds(&facts("/v2/x")));
+        assert!(!re.holds(&facts("/x/v2/x")));
     }
 }

@@ -1,6 +1,9 @@
 //! `pylon plan`: the IR as a tree, the way the AWS console shows an Application Load Balancer.
 
-use pylon_ir::{Action, Condition, HealthCheckPort, LoadBalancer, TargetGroup};
+use pylon_ir::{
+    Action, Condition, Filter, HeaderModifier, HealthCheckPort, LoadBalancer, MatchKind,
+    PathModifier, TargetGroup,
+};
 use pylon_model::Problem;
 use pylon_translate::Translation;
 use std::fmt::Write;
@@ -37,12 +40,24 @@ fn load_balancer(out: &mut String, lb: &LoadBalancer) {
         );
         for rule in &listener.rules {
             let conditions: Vec<String> = rule.conditions.iter().map(condition).collect();
+            let mut action = action(lb, &rule.action);
+            for f in rule.filters.iter().rev() {
+                action = format!("{}, then {action}", filter(f, lb));
+            }
+            if let Some(t) = &rule.timeouts {
+                if let Some(ms) = t.request_ms {
+                    action.push_str(&format!(" (request timeout {ms} ms)"));
+                }
+                if let Some(ms) = t.backend_request_ms {
+                    action.push_str(&format!(" (backend timeout {ms} ms)"));
+                }
+            }
             let _ = writeln!(
                 out,
                 "    {:>7}  IF {}\n             THEN {}\n             from {}, {}",
                 rule.priority,
                 conditions.join(" AND "),
-                action(lb, &rule.action),
+                action,
                 rule.origin.object,
                 rule.origin.field
             );
@@ -83,26 +98,123 @@ fn condition(c: &Condition) -> String {
             let nets: Vec<String> = values.iter().map(ToString::to_string).collect();
             format!("source ip in {}", list(&nets))
         }
+        Condition::Path { kind, value } => format!("path {} {value}", match_kind(*kind)),
+        Condition::Header { name, kind, value } => {
+            format!("header {name} {} {value}", match_kind(*kind))
+        }
+        Condition::QueryParam { name, kind, value } => {
+            format!("query {name} {} {value}", match_kind(*kind))
+        }
+    }
+}
+
+fn match_kind(kind: MatchKind) -> &'static str {
+    match kind {
+        MatchKind::Exact => "is",
+        MatchKind::PathPrefix => "starts with",
+        MatchKind::RegularExpression => "matches",
+    }
+}
+
+fn filter(f: &Filter, lb: &LoadBalancer) -> String {
+    let headers = |m: &HeaderModifier| {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(m.set.iter().map(|h| format!("set {}: {}", h.name, h.value)));
+        parts.extend(m.add.iter().map(|h| format!("add {}: {}", h.name, h.value)));
+        parts.extend(m.remove.iter().map(|h| format!("remove {h}")));
+        parts.join(", ")
+    };
+    match f {
+        Filter::RequestHeaderModifier(m) => format!("request headers: {}", headers(m)),
+        Filter::ResponseHeaderModifier(m) => format!("response headers: {}", headers(m)),
+        Filter::UrlRewrite { hostname, path } => {
+            let mut parts = Vec::new();
+            if let Some(h) = hostname {
+                parts.push(format!("host {h}"));
+            }
+            if let Some(p) = path {
+                parts.push(path_modifier(p));
+            }
+            format!("rewrite {}", parts.join(", "))
+        }
+        Filter::RequestMirror {
+            target_group,
+            numerator,
+            denominator,
+        } => {
+            let name = lb
+                .target_group(target_group)
+                .map_or(target_group.as_str(), |tg| tg.name.as_str());
+            format!("mirror {numerator}/{denominator} to {name}")
+        }
+    }
+}
+
+fn path_modifier(p: &PathModifier) -> String {
+    match p {
+        PathModifier::ReplaceFullPath { path } => format!("path {path}"),
+        PathModifier::ReplacePrefixMatch {
+            matched,
+            replacement,
+        } => format!("path prefix {matched} -> {replacement}"),
     }
 }
 
 fn action(lb: &LoadBalancer, a: &Action) -> String {
     match a {
-        Action::Forward { target_groups } => {
-            let names: Vec<String> = target_groups
+        Action::Forward {
+            target_groups,
+            unusable_weight,
+        } => {
+            let weighted = target_groups.len() > 1 || *unusable_weight > 0;
+            let mut names: Vec<String> = target_groups
                 .iter()
                 .map(|w| {
                     let name = lb
                         .target_group(&w.id)
                         .map_or(w.id.as_str(), |tg| tg.name.as_str());
-                    if target_groups.len() > 1 {
+                    let mut text = if weighted {
                         format!("{name} (weight {})", w.weight)
                     } else {
                         name.to_string()
+                    };
+                    for f in &w.filters {
+                        text.push_str(&format!(" [{}]", filter(f, lb)));
                     }
+                    text
                 })
                 .collect();
+            if *unusable_weight > 0 {
+                names.push(format!(
+                    "500 for unresolved backends (weight {unusable_weight})"
+                ));
+            }
+            if names.is_empty() {
+                return "return 500 (no backends)".to_string();
+            }
             format!("forward to {}", names.join(", "))
+        }
+        Action::RouteRedirect {
+            scheme,
+            hostname,
+            port,
+            path,
+            status_code,
+        } => {
+            let mut parts = Vec::new();
+            if let Some(s) = scheme {
+                parts.push(format!("scheme {s}"));
+            }
+            if let Some(h) = hostname {
+                parts.push(format!("host {h}"));
+            }
+            if let Some(p) = port {
+                parts.push(format!("port {p}"));
+            }
+            if let Some(p) = path {
+                parts.push(path_modifier(p));
+            }
+            format!("redirect {status_code} ({})", parts.join(", "))
         }
         Action::FixedResponse {
             status_code,

@@ -21,6 +21,8 @@ fn lb(id: &str, address: &str) -> LoadBalancer {
                     field: "spec".into(),
                 },
                 conditions: vec![],
+                filters: vec![],
+                timeouts: None,
                 action: Action::forward(format!("{id}/tg/web:80")),
             }],
             default_action: Action::fixed(404, None),

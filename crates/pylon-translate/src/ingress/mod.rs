@@ -172,6 +172,8 @@ pub fn translate_ingress(
                             field: rule.field,
                         },
                         conditions: rule.conditions,
+                        filters: vec![],
+                        timeouts: None,
                         action: rule.action,
                     })
                     .collect(),
@@ -320,9 +322,13 @@ impl Build<'_> {
             target_groups.push(WeightedTargetGroup {
                 id,
                 weight: *weight,
+                filters: vec![],
             });
         }
-        Action::Forward { target_groups }
+        Action::Forward {
+            target_groups,
+            unusable_weight: 0,
+        }
     }
 
     fn warn_if_empty(&mut self, tg: &pylon_ir::TargetGroup) {
