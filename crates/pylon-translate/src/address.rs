@@ -70,9 +70,15 @@ pub fn assign(
     load_balancers: &mut [LoadBalancer],
     pools: &AddressPools,
     reserved: &BTreeMap<String, IpAddr>,
+    requested: &BTreeMap<String, IpAddr>,
     problems: &mut Vec<Problem>,
 ) -> BTreeMap<String, IpAddr> {
     let mut kept: BTreeMap<String, IpAddr> = reserved.clone();
+    // An address a Gateway asks for (inside its pool) wins over every reservation.
+    for (id, ip) in requested {
+        kept.retain(|other, addr| other == id || addr != ip);
+        kept.insert(id.clone(), *ip);
+    }
     // Reservations that no longer fit their load balancer's scheme are released first, so the
     // addresses they held can be reused.
     for lb in load_balancers.iter() {

@@ -6,12 +6,14 @@
 //! target group holds, which address a load balancer gets.
 
 mod address;
+mod gateway;
 mod ingress;
 mod names;
 mod status;
 mod target_group;
 
 pub use address::{AddressPools, PoolError};
+pub use gateway::{ALB_CONTROLLER, PYLON_CONTROLLER, SUPPORTED_FEATURES};
 pub use status::{ObjectStatus, Status};
 
 use pylon_ir::Ir;
@@ -71,15 +73,21 @@ pub fn translate(snapshot: &Snapshot, options: &Options) -> Translation {
             None => failed.push(pylon_model::Object::Ingress(Box::new(ing.clone())).object_ref()),
         }
     }
+    let gateways = gateway::translate(snapshot, options, &mut problems);
+    load_balancers.extend(gateways.load_balancers);
     load_balancers.sort_by(|a, b| a.id.cmp(&b.id));
     let reserved = address::assign(
         &mut load_balancers,
         &options.pools,
         &options.reserved,
+        &gateways.requested,
         &mut problems,
     );
     let ir = Ir { load_balancers };
-    let statuses = status::statuses(&ir, &failed);
+    let mut statuses = status::ingress_statuses(&ir, &failed);
+    statuses.extend(gateways.statuses);
+    status::fill_gateway_addresses(&ir, &mut statuses);
+    statuses.sort_by(|a, b| a.object.cmp(&b.object));
     problems.sort();
     problems.dedup();
     Translation {

@@ -41,6 +41,7 @@ pub struct TargetGroupSettings {
     pub target_type: TargetType,
     pub health_check_port: HealthCheckPortSetting,
     pub health_check: HealthCheck,
+    pub protocol_version: ProtocolVersion,
 }
 
 /// Why a backend could not become a target group. The message names the Service and the fix.
@@ -74,11 +75,20 @@ pub struct Backend<'a> {
     pub namespace: &'a str,
     pub service: &'a str,
     pub port: &'a PortRef,
+    /// Whether the id names the Service's namespace (Gateway API backends may cross namespaces).
+    pub qualify_namespace: bool,
 }
 
 impl Backend<'_> {
     pub fn target_group_id(&self) -> String {
-        format!("{}/tg/{}:{}", self.lb_id, self.service, self.port)
+        if self.qualify_namespace {
+            format!(
+                "{}/tg/{}/{}:{}",
+                self.lb_id, self.namespace, self.service, self.port
+            )
+        } else {
+            format!("{}/tg/{}:{}", self.lb_id, self.service, self.port)
+        }
     }
 
     fn service_ref(&self) -> ObjectRef {
@@ -151,7 +161,7 @@ pub fn build(
         service_port: port_text,
         target_type: settings.target_type,
         protocol: Protocol::Http,
-        protocol_version: ProtocolVersion::Http1,
+        protocol_version: settings.protocol_version,
         port: tg_port,
         health_check,
         targets,

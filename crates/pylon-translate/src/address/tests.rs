@@ -21,8 +21,8 @@ fn addresses_depend_only_on_the_id_and_stay_in_their_pool() {
     let mut a = vec![lb("a", Scheme::InternetFacing)];
     let mut ab = vec![lb("a", Scheme::InternetFacing), lb("b", Scheme::Internal)];
     let mut p = vec![];
-    assign(&mut a, &pools, &BTreeMap::new(), &mut p);
-    assign(&mut ab, &pools, &BTreeMap::new(), &mut p);
+    assign(&mut a, &pools, &BTreeMap::new(), &BTreeMap::new(), &mut p);
+    assign(&mut ab, &pools, &BTreeMap::new(), &BTreeMap::new(), &mut p);
     assert_eq!(a[0].address, ab[0].address);
     assert!(pools.internet_facing.contains(&a[0].address.unwrap()));
     assert!(pools.internal.contains(&ab[1].address.unwrap()));
@@ -43,7 +43,7 @@ fn reservations_are_kept_and_never_shared() {
         lb("b", Scheme::InternetFacing),
     ];
     let mut p = vec![];
-    let kept = assign(&mut lbs, &pools, &reserved, &mut p);
+    let kept = assign(&mut lbs, &pools, &reserved, &BTreeMap::new(), &mut p);
     // A /30 has two hosts; one is held by a reservation, so only one load balancer gets one.
     assert_eq!(lbs[0].address, Some("127.5.0.2".parse().unwrap()));
     assert_eq!(lbs[1].address, None);
@@ -57,7 +57,7 @@ fn a_scheme_change_moves_the_address_to_the_other_pool() {
     let mut reserved = BTreeMap::new();
     reserved.insert("a".to_string(), "127.1.0.9".parse().unwrap());
     let mut lbs = vec![lb("a", Scheme::Internal)];
-    let kept = assign(&mut lbs, &pools, &reserved, &mut vec![]);
+    let kept = assign(&mut lbs, &pools, &reserved, &BTreeMap::new(), &mut vec![]);
     assert!(pools.internal.contains(&kept["a"]));
 }
 

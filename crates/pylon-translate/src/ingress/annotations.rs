@@ -295,6 +295,7 @@ pub fn target_group(a: &Annotations<'_>) -> Result<TargetGroupSettings, Vec<Prob
     }
     Ok(TargetGroupSettings {
         target_type,
+        protocol_version: pylon_ir::ProtocolVersion::Http1,
         health_check_port: port,
         health_check: HealthCheck {
             protocol,

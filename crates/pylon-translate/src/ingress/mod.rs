@@ -293,6 +293,7 @@ impl Build<'_> {
                 namespace: self.namespace,
                 service,
                 port,
+                qualify_namespace: false,
             };
             let id = backend.target_group_id();
             if !self.target_groups.contains_key(&id) {

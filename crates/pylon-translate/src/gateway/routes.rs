@@ -1,0 +1,437 @@
+//! HTTPRoutes and GRPCRoutes, normalised into one view: matches as IR conditions with their
+//! precedence rank, filters and backends in the HTTPRoute shapes (GRPCRoute's are the same JSON).
+
+use super::precedence::MatchRank;
+use gateway_api::apis::standard::grpcroutes::{
+    GrpcRoute, GrpcRouteRulesMatches, GrpcRouteRulesMatchesHeadersType,
+    GrpcRouteRulesMatchesMethodType,
+};
+use gateway_api::apis::standard::httproutes::{
+    HttpRoute, HttpRouteParentRefs, HttpRouteRulesBackendRefs, HttpRouteRulesFilters,
+    HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesPathType,
+    HttpRouteRulesMatchesQueryParamsType,
+};
+use pylon_ir::{Condition, MatchKind, Timeouts};
+use pylon_model::{Kind, ObjectRef};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+pub struct RouteView {
+    pub kind: Kind,
+    pub object: ObjectRef,
+    pub generation: i64,
+    pub created: Option<String>,
+    pub hostnames: Vec<String>,
+    /// Each parentRef as written (for status) and typed.
+    pub parent_refs: Vec<(serde_json::Value, HttpRouteParentRefs)>,
+    pub rules: Vec<RuleView>,
+}
+
+pub struct RuleView {
+    pub matches: Vec<MatchView>,
+    pub filters: Vec<HttpRouteRulesFilters>,
+    pub backends: Vec<BackendView>,
+    pub timeouts: Option<Timeouts>,
+    /// Why this rule cannot be served as written (an invalid match or timeout).
+    pub invalid: Option<String>,
+}
+
+pub struct BackendView {
+    pub group: Option<String>,
+    pub kind: Option<String>,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub port: Option<i32>,
+    pub weight: u32,
+    pub filters: Vec<HttpRouteRulesFilters>,
+}
+
+pub struct MatchView {
+    pub conditions: Vec<Condition>,
+    pub rank: MatchRank,
+    /// The PathPrefix value, for ReplacePrefixMatch.
+    pub prefix: Option<String>,
+}
+
+/// Re-reads a value as another type with the same JSON shape.
+fn reshape<A: Serialize, B: DeserializeOwned>(a: &A) -> Option<B> {
+    serde_json::to_value(a)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+}
+
+fn meta(
+    object: ObjectRef,
+    m: &pylon_model::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> (ObjectRef, i64, Option<String>) {
+    (
+        object,
+        m.generation.unwrap_or(0),
+        m.creation_timestamp
+            .as_ref()
+            .and_then(|t| serde_json::to_value(t).ok())
+            .and_then(|v| v.as_str().map(str::to_string)),
+    )
+}
+
+pub fn from_http(route: &HttpRoute) -> RouteView {
+    let object = ObjectRef::namespaced(
+        Kind::HTTPRoute,
+        route.metadata.namespace.as_deref().unwrap_or("default"),
+        route.metadata.name.as_deref().unwrap_or_default(),
+    );
+    let (object, generation, created) = meta(object, &route.metadata);
+    // The CRD default: one rule matching every path.
+    let rules = route
+        .spec
+        .rules
+        .clone()
+        .unwrap_or_else(|| vec![Default::default()]);
+    RouteView {
+        kind: Kind::HTTPRoute,
+        object,
+        generation,
+        created,
+        hostnames: route.spec.hostnames.clone().unwrap_or_default(),
+        parent_refs: route
+            .spec
+            .parent_refs
+            .iter()
+            .flatten()
+            .map(|p| (serde_json::to_value(p).unwrap_or_default(), p.clone()))
+            .collect(),
+        rules: rules
+            .iter()
+            .map(|rule| {
+                let (timeouts, timeout_error) = timeouts(
+                    rule.timeouts
+                        .as_ref()
+                        .map(|t| (t.request.as_deref(), t.backend_request.as_deref())),
+                );
+                let mut invalid = timeout_error;
+                let matches = match rule.matches.as_deref() {
+                    None | Some([]) => vec![http_match(&HttpRouteRulesMatches::default())],
+                    Some(list) => list.iter().map(http_match).collect(),
+                };
+                let matches = matches
+                    .into_iter()
+                    .filter_map(|m| m.map_err(|e| invalid = Some(e)).ok())
+                    .collect();
+                RuleView {
+                    matches,
+                    filters: rule.filters.clone().unwrap_or_default(),
+                    backends: rule
+                        .backend_refs
+                        .iter()
+                        .flatten()
+                        .map(http_backend)
+                        .collect(),
+                    timeouts,
+                    invalid,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn http_backend(b: &HttpRouteRulesBackendRefs) -> BackendView {
+    BackendView {
+        group: b.group.clone(),
+        kind: b.kind.clone(),
+        name: b.name.clone(),
+        namespace: b.namespace.clone(),
+        port: b.port,
+        weight: b.weight.map_or(1, |w| w.max(0) as u32),
+        filters: b.filters.iter().flatten().filter_map(reshape).collect(),
+    }
+}
+
+pub fn from_grpc(route: &GrpcRoute) -> RouteView {
+    let object = ObjectRef::namespaced(
+        Kind::GRPCRoute,
+        route.metadata.namespace.as_deref().unwrap_or("default"),
+        route.metadata.name.as_deref().unwrap_or_default(),
+    );
+    let (object, generation, created) = meta(object, &route.metadata);
+    let rules = route
+        .spec
+        .rules
+        .clone()
+        .unwrap_or_else(|| vec![Default::default()]);
+    RouteView {
+        kind: Kind::GRPCRoute,
+        object,
+        generation,
+        created,
+        hostnames: route.spec.hostnames.clone().unwrap_or_default(),
+        parent_refs: route
+            .spec
+            .parent_refs
+            .iter()
+            .flatten()
+            .filter_map(|p| Some((serde_json::to_value(p).ok()?, reshape(p)?)))
+            .collect(),
+        rules: rules
+            .iter()
+            .map(|rule| {
+                let mut invalid = None;
+                let matches = match rule.matches.as_deref() {
+                    None | Some([]) => vec![grpc_match(&GrpcRouteRulesMatches::default())],
+                    Some(list) => list.iter().map(grpc_match).collect(),
+                };
+                let matches = matches
+                    .into_iter()
+                    .filter_map(|m| m.map_err(|e| invalid = Some(e)).ok())
+                    .collect();
+                RuleView {
+                    matches,
+                    filters: rule.filters.iter().flatten().filter_map(reshape).collect(),
+                    backends: rule
+                        .backend_refs
+                        .iter()
+                        .flatten()
+                        .filter_map(reshape::<_, HttpRouteRulesBackendRefs>)
+                        .map(|b| http_backend(&b))
+                        .collect(),
+                    timeouts: None,
+                    invalid,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn regex_ok(pattern: &str, what: &str) -> Result<(), String> {
+    regex::Regex::new(pattern)
+        .map(|_| ())
+        .map_err(|e| format!("{what} {pattern:?} is not a valid regular expression: {e}"))
+}
+
+/// An HTTPRouteMatch: path (default PathPrefix `/`), method, headers and query parameters. For
+/// repeated header (case-insensitive) or query parameter names only the first counts.
+fn http_match(m: &HttpRouteRulesMatches) -> Result<MatchView, String> {
+    let mut conditions = Vec::new();
+    let path = m.path.clone().unwrap_or_default();
+    let kind = match path
+        .r#type
+        .unwrap_or(HttpRouteRulesMatchesPathType::PathPrefix)
+    {
+        HttpRouteRulesMatchesPathType::Exact => MatchKind::Exact,
+        HttpRouteRulesMatchesPathType::PathPrefix => MatchKind::PathPrefix,
+        HttpRouteRulesMatchesPathType::RegularExpression => MatchKind::RegularExpression,
+    };
+    let value = path.value.unwrap_or_else(|| "/".to_string());
+    match kind {
+        MatchKind::RegularExpression => regex_ok(&value, "path")?,
+        _ if !value.starts_with('/') => return Err(format!("path {value:?} must start with /")),
+        _ => {}
+    }
+    let prefix = (kind == MatchKind::PathPrefix).then(|| value.clone());
+    let path_rank = MatchRank::path(kind, value.len());
+    conditions.push(Condition::Path { kind, value });
+    if let Some(method) = &m.method {
+        let name = serde_json::to_value(method)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        conditions.push(Condition::HttpRequestMethod { values: vec![name] });
+    }
+    let mut seen = BTreeSet::new();
+    let mut headers = 0;
+    for h in m.headers.iter().flatten() {
+        if !seen.insert(h.name.to_ascii_lowercase()) {
+            continue;
+        }
+        let kind = match h.r#type {
+            Some(HttpRouteRulesMatchesHeadersType::RegularExpression) => {
+                regex_ok(&h.value, "header value")?;
+                MatchKind::RegularExpression
+            }
+            _ => MatchKind::Exact,
+        };
+        headers += 1;
+        conditions.push(Condition::Header {
+            name: h.name.clone(),
+            kind,
+            value: h.value.clone(),
+        });
+    }
+    let mut seen = BTreeSet::new();
+    let mut query = 0;
+    for q in m.query_params.iter().flatten() {
+        if !seen.insert(q.name.clone()) {
+            continue;
+        }
+        let kind = match q.r#type {
+            Some(HttpRouteRulesMatchesQueryParamsType::RegularExpression) => {
+                regex_ok(&q.value, "query value")?;
+                MatchKind::RegularExpression
+            }
+            _ => MatchKind::Exact,
+        };
+        query += 1;
+        conditions.push(Condition::QueryParam {
+            name: q.name.clone(),
+            kind,
+            value: q.value.clone(),
+        });
+    }
+    Ok(MatchView {
+        rank: MatchRank {
+            method: m.method.is_some(),
+            headers,
+            query,
+            ..path_rank
+        },
+        conditions,
+        prefix,
+    })
+}
+
+/// A GRPCRouteMatch: the method becomes a path (`/<service>/<method>`), headers stay headers.
+fn grpc_match(m: &GrpcRouteRulesMatches) -> Result<MatchView, String> {
+    let mut conditions = Vec::new();
+    let mut rank = MatchRank::default();
+    if let Some(method) = &m.method {
+        let (service, name) = (method.service.as_deref(), method.method.as_deref());
+        let regex = method.r#type == Some(GrpcRouteRulesMatchesMethodType::RegularExpression);
+        let escaped = |s: &str| {
+            if regex {
+                s.to_string()
+            } else {
+                regex::escape(s)
+            }
+        };
+        let condition = match (regex, service, name) {
+            (_, None, None) => None,
+            (false, Some(s), Some(n)) => Some(Condition::Path {
+                kind: MatchKind::Exact,
+                value: format!("/{s}/{n}"),
+            }),
+            (false, Some(s), None) => Some(Condition::Path {
+                kind: MatchKind::PathPrefix,
+                value: format!("/{s}"),
+            }),
+            (_, s, n) => {
+                let pattern = format!(
+                    "/{}/{}",
+                    s.map_or("[^/]+".to_string(), escaped),
+                    n.map_or("[^/]+".to_string(), escaped)
+                );
+                regex_ok(&pattern, "gRPC method")?;
+                Some(Condition::Path {
+                    kind: MatchKind::RegularExpression,
+                    value: pattern,
+                })
+            }
+        };
+        if let Some(Condition::Path { kind, .. }) = &condition {
+            rank = MatchRank::path(
+                *kind,
+                service.map_or(0, str::len) + name.map_or(0, str::len),
+            );
+        }
+        conditions.extend(condition);
+    }
+    let mut seen = BTreeSet::new();
+    for h in m.headers.iter().flatten() {
+        if !seen.insert(h.name.to_ascii_lowercase()) {
+            continue;
+        }
+        let kind = match h.r#type {
+            Some(GrpcRouteRulesMatchesHeadersType::RegularExpression) => {
+                regex_ok(&h.value, "header value")?;
+                MatchKind::RegularExpression
+            }
+            _ => MatchKind::Exact,
+        };
+        rank.headers += 1;
+        conditions.push(Condition::Header {
+            name: h.name.clone(),
+            kind,
+            value: h.value.clone(),
+        });
+    }
+    Ok(MatchView {
+        conditions,
+        rank,
+        prefix: None,
+    })
+}
+
+/// Gateway API durations (`1h`, `10s`, `500ms`, `1m30s`) in milliseconds; `0s` disables.
+pub fn duration_ms(text: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 5 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else if rest.starts_with('h') {
+            (3_600_000, 1)
+        } else if rest.starts_with('m') {
+            (60_000, 1)
+        } else if rest.starts_with('s') {
+            (1_000, 1)
+        } else {
+            return None;
+        };
+        total += n * unit;
+        rest = &rest[len..];
+    }
+    Some(total)
+}
+
+fn timeouts(t: Option<(Option<&str>, Option<&str>)>) -> (Option<Timeouts>, Option<String>) {
+    let Some((request, backend)) = t else {
+        return (None, None);
+    };
+    let parse = |v: Option<&str>, what: &str| match v {
+        None => Ok(None),
+        Some(text) => duration_ms(text).map(Some).ok_or_else(|| {
+            format!("timeouts.{what} {text:?} is not a duration such as 10s or 500ms")
+        }),
+    };
+    match (parse(request, "request"), parse(backend, "backendRequest")) {
+        (Ok(request_ms), Ok(backend_request_ms)) => {
+            if let (Some(r), Some(b)) = (request_ms, backend_request_ms) {
+                if r > 0 && b > r {
+                    return (None, Some(format!("timeouts.backendRequest ({b} ms) must not be longer than timeouts.request ({r} ms)")));
+                }
+            }
+            (
+                Some(Timeouts {
+                    request_ms,
+                    backend_request_ms,
+                }),
+                None,
+            )
+        }
+        (Err(e), _) | (_, Err(e)) => (None, Some(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_ms("10s"), Some(10_000));
+        assert_eq!(duration_ms("500ms"), Some(500));
+        assert_eq!(duration_ms("1m30s"), Some(90_000));
+        assert_eq!(duration_ms("1h"), Some(3_600_000));
+        assert_eq!(duration_ms("0s"), Some(0));
+        assert_eq!(duration_ms("10"), None);
+        assert_eq!(duration_ms("1.5s"), None);
+    }
+}
