@@ -156,35 +156,35 @@ pub fn render_status(view: &Value) -> String {
                 object["name"].as_str().unwrap_or("?")
             ),
         };
-        let entries = object["status"]["loadBalancer"]["ingress"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let addresses: Vec<String> = entries
-            .iter()
-            .map(|e| {
-                let ports: Vec<String> = e["ports"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| match p["error"].as_str() {
-                        Some(err) => format!("{} ({err})", p["port"]),
-                        None => p["port"].to_string(),
-                    })
-                    .collect();
-                format!(
-                    "{} ports {}",
-                    e["ip"].as_str().unwrap_or("?"),
-                    ports.join(", ")
-                )
-            })
-            .collect();
-        let state = if addresses.is_empty() {
-            "no address".to_string()
-        } else {
-            addresses.join("; ")
+        let state = match object["kind"].as_str() {
+            Some("Ingress") => ingress_line(&object["status"]),
+            _ => conditions_line(&object["status"]),
         };
         out.push_str(&format!("{name}: {state}\n"));
+        for listener in object["status"]["listeners"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            out.push_str(&format!(
+                "  listener {}: {} route(s), {}\n",
+                listener["name"].as_str().unwrap_or("?"),
+                listener["attachedRoutes"],
+                conditions_line(listener)
+            ));
+        }
+        for parent in object["status"]["parents"].as_array().into_iter().flatten() {
+            let r = &parent["parentRef"];
+            let section = r["sectionName"]
+                .as_str()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  parent {}{section}: {}\n",
+                r["name"].as_str().unwrap_or("?"),
+                conditions_line(parent)
+            ));
+        }
         for p in object["problems"].as_array().into_iter().flatten() {
             out.push_str(&format!("  {}\n", problem_line(p)));
         }
@@ -208,6 +208,72 @@ pub fn render_status(view: &Value) -> String {
         }
     }
     out
+}
+
+/// `127.1.0.5 ports 80, 443 (ListenerNotBound)`, or `no address`.
+fn ingress_line(status: &Value) -> String {
+    let addresses: Vec<String> = status["loadBalancer"]["ingress"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let ports: Vec<String> = e["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| match p["error"].as_str() {
+                    Some(err) => format!("{} ({err})", p["port"]),
+                    None => p["port"].to_string(),
+                })
+                .collect();
+            format!(
+                "{} ports {}",
+                e["ip"].as_str().unwrap_or("?"),
+                ports.join(", ")
+            )
+        })
+        .collect();
+    if addresses.is_empty() {
+        "no address".to_string()
+    } else {
+        addresses.join("; ")
+    }
+}
+
+/// `127.1.0.7; Accepted, Programmed` — the address (if any) and each condition, with the
+/// reason and message of those that are not True.
+fn conditions_line(status: &Value) -> String {
+    let mut parts: Vec<String> = status["addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["value"].as_str().map(str::to_string))
+        .collect();
+    let conditions: Vec<String> = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let kind = c["type"].as_str().unwrap_or("?");
+            match c["status"].as_str() {
+                Some("True") if kind == "Conflicted" || kind == "PartiallyInvalid" => {
+                    format!(
+                        "{kind} ({}: {})",
+                        c["reason"].as_str().unwrap_or(""),
+                        c["message"].as_str().unwrap_or("")
+                    )
+                }
+                Some("True") => kind.to_string(),
+                _ => format!(
+                    "not {kind} ({}: {})",
+                    c["reason"].as_str().unwrap_or(""),
+                    c["message"].as_str().unwrap_or("")
+                ),
+            }
+        })
+        .collect();
+    parts.push(conditions.join(", "));
+    parts.join("; ")
 }
 
 fn problem_line(p: &Value) -> String {

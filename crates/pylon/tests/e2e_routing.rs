@@ -6,13 +6,18 @@ mod support;
 use std::collections::BTreeMap;
 use support::*;
 
-/// The shipped example (the seed's Ingress unchanged), with its two backends moved onto this
-/// test's network: `pylon plan` shows what the seed promises, and traffic alternates.
+/// The shipped example (the seed's Ingress and Gateway unchanged), with its two backends moved
+/// onto this test's network: `pylon plan` shows what the seed promises, and traffic alternates on
+/// both load balancers.
 #[test]
-fn seed_ingress_round_robins_over_both_pods() {
+fn seed_ingress_and_gateway_round_robin_over_both_pods() {
     let env = Env::new(11);
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/eks-seed");
-    for name in ["00-nginx-backend.yaml", "01-ingress-alb.yaml"] {
+    for name in [
+        "00-nginx-backend.yaml",
+        "01-ingress-alb.yaml",
+        "02-gateway-alb.yaml",
+    ] {
         let text = std::fs::read_to_string(format!("{example}/{name}")).unwrap();
         let text = text
             .replace("127.0.0.11", &env.backend_ip(1))
@@ -21,6 +26,8 @@ fn seed_ingress_round_robins_over_both_pods() {
     }
     let (code, plan) = env.pylon_command("plan", &[]);
     assert_eq!(code, 0);
+    assert!(plan.contains("(Gateway demo/nginx-gateway-ip)"), "{plan}");
+    assert!(plan.contains("IF path starts with /"), "{plan}");
     for expected in [
         "scheme internet-facing",
         "Listener HTTP:80",
@@ -35,30 +42,63 @@ fn seed_ingress_round_robins_over_both_pods() {
     let _a = env.backend(1, 8080, "pod-a");
     let _b = env.backend(2, 8080, "pod-b");
     let _pylon = env.pylon();
-    let lb = env.wait_for_address("demo", "nginx-ingress");
-    assert_eq!(lb.port(), 80);
-    assert!(
-        lb.ip()
-            .to_string()
-            .starts_with(&format!("127.{}.1.", env.net)),
-        "internet-facing pool: {lb}"
+    let ingress = env.wait_for_address("demo", "nginx-ingress");
+    let gateway = env.wait_for_gateway("demo", "nginx-gateway-ip", 80);
+    assert_ne!(
+        ingress.ip(),
+        gateway.ip(),
+        "each load balancer has its own address"
     );
-    let answers: Vec<String> = (0..6)
-        .map(|_| http_get(lb, "/", None).unwrap().backend())
-        .collect();
-    let mut counts = BTreeMap::new();
-    for a in &answers {
-        *counts.entry(a.as_str()).or_insert(0) += 1;
+    for lb in [ingress, gateway] {
+        assert_eq!(lb.port(), 80);
+        assert!(
+            lb.ip()
+                .to_string()
+                .starts_with(&format!("127.{}.1.", env.net)),
+            "internet-facing pool: {lb}"
+        );
+        let answers: Vec<String> = (0..6)
+            .map(|_| http_get(lb, "/", None).unwrap().backend())
+            .collect();
+        let mut counts = BTreeMap::new();
+        for a in &answers {
+            *counts.entry(a.as_str()).or_insert(0) += 1;
+        }
+        assert_eq!(counts.get("pod-a"), Some(&3), "{answers:?}");
+        assert_eq!(counts.get("pod-b"), Some(&3), "{answers:?}");
+        assert!(
+            answers.windows(2).all(|w| w[0] != w[1]),
+            "alternating: {answers:?}"
+        );
+        assert_eq!(
+            http_get(lb, "/any/deep/path?q=1", None).unwrap().status,
+            200
+        );
     }
-    assert_eq!(counts.get("pod-a"), Some(&3), "{answers:?}");
-    assert_eq!(counts.get("pod-b"), Some(&3), "{answers:?}");
+    // The statuses, as `pylon status` prints them.
+    let out = std::process::Command::new(PYLON)
+        .args(["status", "--admin", &env.admin().to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        answers.windows(2).all(|w| w[0] != w[1]),
-        "alternating: {answers:?}"
+        text.contains(&format!(
+            "Gateway demo/nginx-gateway-ip: {}; Accepted, Programmed",
+            gateway.ip()
+        )),
+        "{text}"
     );
-    assert_eq!(
-        http_get(lb, "/any/deep/path?q=1", None).unwrap().status,
-        200
+    assert!(
+        text.contains("listener http: 1 route(s), Accepted, ResolvedRefs, Programmed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("parent nginx-gateway-ip (http): Accepted, ResolvedRefs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GatewayClass aws-alb-gateway-class: Accepted"),
+        "{text}"
     );
 }
 

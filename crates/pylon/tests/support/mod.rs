@@ -197,6 +197,46 @@ impl Env {
     }
 }
 
+impl Env {
+    /// A Gateway's address with `port`, once the Gateway is programmed.
+    pub fn wait_for_gateway(&self, namespace: &str, name: &str, port: u16) -> SocketAddr {
+        let mut found = None;
+        wait_until(
+            Duration::from_secs(10),
+            || {
+                found = gateway_address(&self.status(), namespace, name);
+                found.is_some()
+            },
+            || {
+                format!(
+                    "Gateway {namespace}/{name} was never programmed; status: {}",
+                    self.status()
+                )
+            },
+        );
+        SocketAddr::new(found.unwrap(), port)
+    }
+}
+
+/// The address of a programmed Gateway.
+pub fn gateway_address(status: &Value, namespace: &str, name: &str) -> Option<std::net::IpAddr> {
+    let object = status["objects"]
+        .as_array()?
+        .iter()
+        .find(|o| o["kind"] == "Gateway" && o["namespace"] == namespace && o["name"] == name)?;
+    let conditions = object["status"]["conditions"].as_array()?;
+    if !conditions
+        .iter()
+        .any(|c| c["type"] == "Programmed" && c["status"] == "True")
+    {
+        return None;
+    }
+    object["status"]["addresses"].get(0)?["value"]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
 /// The first `ip:port` of an Ingress's status whose port has no error.
 pub fn bound_address(status: &Value, namespace: &str, name: &str) -> Option<SocketAddr> {
     let object = status["objects"]
