@@ -4,7 +4,8 @@
 //! `pylon-demo-backend --listen 127.0.0.11:8080 --name pod-a`
 //!
 //! Paths with a meaning: `/sleep/<ms>` answers after a delay; `/status/<code>` answers with that
-//! code; `POST /health/<code>` makes `/healthz` answer `<code>` from then on.
+//! code; `POST /health/<code>` makes `/healthz` answer `<code>` from then on; `/__requests` lists
+//! the method and path of every request received so far (itself excluded).
 
 use bytes::Bytes;
 use clap::Parser;
@@ -32,6 +33,7 @@ struct State {
     name: String,
     listen: SocketAddr,
     health: AtomicU16,
+    seen: std::sync::Mutex<Vec<String>>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -48,6 +50,7 @@ async fn main() {
         name: args.name,
         listen: args.listen,
         health: AtomicU16::new(200),
+        seen: std::sync::Mutex::new(Vec::new()),
     });
     eprintln!("{} listening on {}", state.name, state.listen);
     loop {
@@ -69,6 +72,17 @@ async fn main() {
 
 async fn answer(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
+    if path == "/__requests" {
+        let seen = state.seen.lock().expect("seen lock").clone();
+        return Response::new(Full::new(Bytes::from(
+            serde_json::json!(seen).to_string() + "\n",
+        )));
+    }
+    state
+        .seen
+        .lock()
+        .expect("seen lock")
+        .push(format!("{} {}", req.method(), req.uri()));
     let mut status = StatusCode::OK;
     if let Some(ms) = path
         .strip_prefix("/sleep/")
