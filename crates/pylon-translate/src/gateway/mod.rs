@@ -548,7 +548,7 @@ impl GatewayBuild {
             .into_iter()
             .filter(|&i| {
                 let l = &self.listeners[i];
-                l.usable()
+                l.programmed()
                     && l.kinds
                         .iter()
                         .any(|k| k.kind == route.kind.name() && k.group == GATEWAY_GROUP)
