@@ -187,6 +187,21 @@ pub enum Filter {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<PathModifier>,
     },
+    /// Answers CORS preflight requests and adds CORS headers to responses for allowed origins.
+    #[serde(rename_all = "camelCase")]
+    Cors {
+        /// Origins (`scheme://host[:port]`) where `*` matches any run of characters; `*` alone
+        /// allows every origin.
+        allow_origins: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allow_methods: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allow_headers: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        expose_headers: Vec<String>,
+        allow_credentials: bool,
+        max_age_seconds: u32,
+    },
     /// Sends a copy of the request to another target group and ignores its answer.
     #[serde(rename_all = "camelCase")]
     RequestMirror {

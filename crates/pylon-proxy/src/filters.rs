@@ -1,6 +1,7 @@
 //! Gateway API filters at run time: header modifiers, URL rewrites, request mirrors.
 
 use crate::balance::TargetGroupRuntime;
+use crate::pattern::Pattern;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use pylon_ir::{Filter, HeaderModifier, PathModifier};
 use std::collections::HashMap;
@@ -16,6 +17,87 @@ pub enum CompiledFilter {
         path: Option<PathModifier>,
     },
     Mirror(Mirror),
+    Cors(Cors),
+}
+
+/// A CORS policy (HTTPCORSFilter).
+#[derive(Debug)]
+pub struct Cors {
+    origins: Vec<Pattern>,
+    methods: Vec<String>,
+    headers: Vec<String>,
+    expose: Vec<String>,
+    credentials: bool,
+    max_age: u32,
+}
+
+impl Cors {
+    /// The request's origin, if it is allowed.
+    fn allowed_origin<'h>(&self, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
+        let origin = headers.get(http::header::ORIGIN)?;
+        let text = origin.to_str().ok()?.to_ascii_lowercase();
+        self.origins
+            .iter()
+            .any(|p| p.matches(text.as_bytes()))
+            .then_some(origin)
+    }
+
+    /// Whether the request is a preflight: OPTIONS with Origin and Access-Control-Request-Method.
+    pub fn is_preflight(method: &http::Method, headers: &HeaderMap) -> bool {
+        method == http::Method::OPTIONS
+            && headers.contains_key(http::header::ORIGIN)
+            && headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+    }
+
+    /// The headers of a preflight answer; none when the origin is not allowed. A `*` method or
+    /// header list echoes what the request asks for.
+    pub fn preflight(&self, request: &HeaderMap, response: &mut HeaderMap) {
+        use http::header::*;
+        let Some(origin) = self.allowed_origin(request) else {
+            return;
+        };
+        response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        let allowed = |list: &[String], asked: HeaderName| -> Option<HeaderValue> {
+            if list.is_empty() {
+                None
+            } else if list.iter().any(|m| m == "*") {
+                request.get(asked).cloned()
+            } else {
+                HeaderValue::from_str(&list.join(", ")).ok()
+            }
+        };
+        if let Some(v) = allowed(&self.methods, ACCESS_CONTROL_REQUEST_METHOD) {
+            response.insert(ACCESS_CONTROL_ALLOW_METHODS, v);
+        }
+        if let Some(v) = allowed(&self.headers, ACCESS_CONTROL_REQUEST_HEADERS) {
+            response.insert(ACCESS_CONTROL_ALLOW_HEADERS, v);
+        }
+        self.common(response);
+        response.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(self.max_age));
+    }
+
+    /// Headers added to an actual (non-preflight) response for an allowed origin.
+    pub fn response(&self, request: &HeaderMap, response: &mut HeaderMap) {
+        if let Some(origin) = self.allowed_origin(request) {
+            response.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            self.common(response);
+        }
+    }
+
+    fn common(&self, response: &mut HeaderMap) {
+        use http::header::*;
+        if self.credentials {
+            response.insert(
+                ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+        if !self.expose.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&self.expose.join(", ")) {
+                response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -103,6 +185,24 @@ impl CompiledFilter {
                     .and_then(|h| HeaderValue::from_str(h).ok()),
                 path: path.clone(),
             },
+            Filter::Cors {
+                allow_origins,
+                allow_methods,
+                allow_headers,
+                expose_headers,
+                allow_credentials,
+                max_age_seconds,
+            } => CompiledFilter::Cors(Cors {
+                origins: allow_origins
+                    .iter()
+                    .map(|o| Pattern::new(o, true))
+                    .collect(),
+                methods: allow_methods.clone(),
+                headers: allow_headers.clone(),
+                expose: expose_headers.clone(),
+                credentials: *allow_credentials,
+                max_age: *max_age_seconds,
+            }),
             Filter::RequestMirror {
                 target_group,
                 numerator,

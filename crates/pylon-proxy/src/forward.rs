@@ -83,6 +83,34 @@ async fn respond(
     client_addr: SocketAddr,
     host: &str,
 ) -> Response<Body> {
+    let cors = route.filters.iter().find_map(|f| match f {
+        CompiledFilter::Cors(c) => Some(c),
+        _ => None,
+    });
+    let Some(cors) = cors else {
+        return act(request, route, listener, context, client_addr, host).await;
+    };
+    let request_headers = request.headers().clone();
+    if crate::filters::Cors::is_preflight(request.method(), &request_headers) {
+        // Answered here: a preflight never reaches a target.
+        let mut response = fixed(204, "text/plain", Bytes::new());
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        cors.preflight(&request_headers, response.headers_mut());
+        return response;
+    }
+    let mut response = act(request, route, listener, context, client_addr, host).await;
+    cors.response(&request_headers, response.headers_mut());
+    response
+}
+
+async fn act(
+    request: Request<Incoming>,
+    route: &Route,
+    listener: &CompiledListener,
+    context: &Context,
+    client_addr: SocketAddr,
+    host: &str,
+) -> Response<Body> {
     match &route.action {
         CompiledAction::Fixed {
             status,
@@ -141,7 +169,9 @@ async fn forward_request(
                     path = modified_path(rewrite, &path);
                 }
             }
-            CompiledFilter::ResponseHeaders(_) | CompiledFilter::Mirror(_) => {}
+            CompiledFilter::ResponseHeaders(_)
+            | CompiledFilter::Mirror(_)
+            | CompiledFilter::Cors(_) => {}
         }
     }
     let path_and_query = match request.uri().query() {

@@ -137,6 +137,21 @@ fn filter(f: &Filter, lb: &LoadBalancer) -> String {
             }
             format!("rewrite {}", parts.join(", "))
         }
+        Filter::Cors {
+            allow_origins,
+            allow_methods,
+            allow_credentials,
+            ..
+        } => format!(
+            "CORS for {} (methods {}{})",
+            allow_origins.join(" "),
+            allow_methods.join(" "),
+            if *allow_credentials {
+                ", credentials"
+            } else {
+                ""
+            }
+        ),
         Filter::RequestMirror {
             target_group,
             numerator,

@@ -91,6 +91,17 @@ spec:
       responseHeaderModifier:
         add: [{name: X-Resp, value: done}]
     backendRefs: [{name: v1, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /cors}}]
+    filters:
+    - type: CORS
+      cors:
+        allowOrigins: ["https://www.foo.com", "https://*.bar.com"]
+        allowMethods: [GET, OPTIONS]
+        allowHeaders: [x-header-1]
+        exposeHeaders: [x-header-3]
+        allowCredentials: true
+        maxAge: 3600
+    backendRefs: [{name: v1, port: 80}]
   - matches: [{path: {type: PathPrefix, value: /mirror}}]
     filters:
     - type: RequestMirror
@@ -233,6 +244,70 @@ fn gateway_api_routing_filters_and_references() {
             .contains(&("x-resp".to_string(), "done".to_string())),
         "{:?}",
         r.headers
+    );
+
+    // CORS: preflights are answered by Pylon, actual requests get the headers; other origins none.
+    let header = |r: &Reply, name: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let preflight = |origin: &str| {
+        http_request(
+            lb,
+            "OPTIONS",
+            "/cors",
+            Some("example.com"),
+            &[("Origin", origin), ("Access-Control-Request-Method", "GET")],
+        )
+        .unwrap()
+    };
+    let r = preflight("https://xpto.www.bar.com");
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        header(&r, "access-control-allow-origin").as_deref(),
+        Some("https://xpto.www.bar.com")
+    );
+    assert_eq!(
+        header(&r, "access-control-allow-methods").as_deref(),
+        Some("GET, OPTIONS")
+    );
+    assert_eq!(
+        header(&r, "access-control-allow-headers").as_deref(),
+        Some("x-header-1")
+    );
+    assert_eq!(
+        header(&r, "access-control-max-age").as_deref(),
+        Some("3600")
+    );
+    assert_eq!(
+        header(&r, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        header(
+            &preflight("https://foobar.com"),
+            "access-control-allow-origin"
+        ),
+        None
+    );
+    let r = get("/cors", &[("Origin", "https://www.foo.com")]);
+    assert_eq!((r.status, r.backend()), (200, "v1".to_string()));
+    assert_eq!(
+        header(&r, "access-control-allow-origin").as_deref(),
+        Some("https://www.foo.com")
+    );
+    assert_eq!(
+        header(&r, "access-control-expose-headers").as_deref(),
+        Some("x-header-3")
+    );
+    assert_eq!(
+        header(
+            &get("/cors", &[("Origin", "https://evil.com")]),
+            "access-control-allow-origin"
+        ),
+        None
     );
 
     // Mirroring: the mirror sees the request, the client gets the primary's answer.

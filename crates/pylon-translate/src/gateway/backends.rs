@@ -497,10 +497,16 @@ pub fn filters(
                 }
             }
             HttpRouteRulesFiltersType::Cors => {
-                return Err(RefError::new(
-                    reason::UNSUPPORTED_VALUE,
-                    "the CORS filter is not supported by Pylon yet",
-                ));
+                let c = f.cors.clone().unwrap_or_default();
+                out.filters.push(Filter::Cors {
+                    allow_origins: c.allow_origins.unwrap_or_default(),
+                    allow_methods: c.allow_methods.unwrap_or_default(),
+                    allow_headers: c.allow_headers.unwrap_or_default(),
+                    expose_headers: c.expose_headers.unwrap_or_default(),
+                    allow_credentials: c.allow_credentials.unwrap_or(false),
+                    // The spec's default.
+                    max_age_seconds: c.max_age.and_then(|a| u32::try_from(a).ok()).unwrap_or(5),
+                });
             }
         }
     }
