@@ -401,3 +401,59 @@ spec:
     // The route with a missing backend is attached and answers 500.
     assert_eq!(http_get(lb, "/", None).unwrap().status, 500);
 }
+
+#[test]
+fn a_host_named_by_a_listener_is_served_only_by_its_routes() {
+    let env = Env::new(43);
+    env.write(
+        "gateway.yaml",
+        &CLASS_AND_GATEWAY.replace(
+            "  - name: http\n    protocol: HTTP\n    port: 8080\n",
+            "  - name: specific\n    protocol: HTTP\n    port: 8080\n    hostname: a.example.com\n  - name: http\n    protocol: HTTP\n    port: 8080\n",
+        ),
+    );
+    env.write(
+        "v1.yaml",
+        &in_namespace(&service("v1", 9000, &[env.backend_ip(1)]), "infra"),
+    );
+    env.write(
+        "v2.yaml",
+        &in_namespace(&service("v2", 9000, &[env.backend_ip(2)]), "infra"),
+    );
+    env.write(
+        "routes.yaml",
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: any-host, namespace: infra}
+spec:
+  parentRefs: [{name: gw, sectionName: http}]
+  rules: [{backendRefs: [{name: v1, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: specific, namespace: infra}
+spec:
+  parentRefs: [{name: gw, sectionName: specific}]
+  rules: [{matches: [{path: {type: PathPrefix, value: /only}}], backendRefs: [{name: v2, port: 80}]}]
+"#,
+    );
+    let _v1 = env.backend(1, 9000, "v1");
+    let _v2 = env.backend(2, 9000, "v2");
+    let _pylon = env.pylon();
+    let lb = env.wait_for_gateway("infra", "gw", 8080);
+    let to = |host: &str, path: &str| {
+        let r = http_get(lb, path, Some(host)).unwrap();
+        if r.status == 200 {
+            r.backend()
+        } else {
+            r.status.to_string()
+        }
+    };
+    assert_eq!(to("a.example.com", "/only/x"), "v2");
+    assert_eq!(
+        to("a.example.com", "/other"),
+        "404",
+        "the wider listener's route must not answer"
+    );
+    assert_eq!(to("b.example.com", "/other"), "v1");
+}

@@ -43,6 +43,7 @@ const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 /// The Gateway API features Pylon implements (GatewayClass `status.supportedFeatures`), sorted.
 pub const SUPPORTED_FEATURES: &[&str] = &[
     "Gateway",
+    "GatewayHTTPListenerIsolation",
     "GatewayPort8080",
     "HTTPRoute",
     "HTTPRoute303RedirectStatusCode",
@@ -609,6 +610,34 @@ impl GatewayBuild {
         }
     }
 
+    /// The hostnames a route keeps on a listener once those that belong to a more specific
+    /// listener on the same port are given to it (GatewayHTTPListenerIsolation).
+    fn isolated_hostnames(
+        &self,
+        listener: usize,
+        hosts: Vec<Option<String>>,
+    ) -> Vec<Option<String>> {
+        let l = &self.listeners[listener];
+        hosts
+            .into_iter()
+            .filter(|h| {
+                !self.listeners.iter().enumerate().any(|(other, o)| {
+                    other != listener
+                        && o.programmed()
+                        && o.port == l.port
+                        && more_specific(o.hostname.as_deref(), l.hostname.as_deref())
+                        && h.as_deref().is_some_and(|h| {
+                            o.hostname
+                                .as_deref()
+                                .and_then(|oh| hostnames::intersect(oh, h))
+                                .as_deref()
+                                == Some(h)
+                        })
+                })
+            })
+            .collect()
+    }
+
     fn load_balancer(
         &self,
         attached: &[(usize, usize)],
@@ -641,9 +670,50 @@ impl GatewayBuild {
                 target_groups: &mut target_groups,
                 problems,
             };
-            let candidates = candidates(route, &self.hostnames(li, route), &mut backends);
+            let hosts = self.isolated_hostnames(li, self.hostnames(li, route));
+            let candidates = candidates(route, &hosts, &mut backends);
             if let Some((_, rules)) = by_port.get_mut(&listener.port) {
                 rules.extend(candidates);
+            }
+        }
+        // Listener isolation: a request whose host a more specific listener names is answered by
+        // that listener's routes or not at all, never by a wider listener's.
+        for (li, l) in self.listeners.iter().enumerate() {
+            let Some(host) = &l.hostname else { continue };
+            let covered = self.listeners.iter().enumerate().any(|(lj, wider)| {
+                lj != li
+                    && wider.programmed()
+                    && wider.port == l.port
+                    && more_specific(Some(host), wider.hostname.as_deref())
+            });
+            if !l.programmed() || !covered {
+                continue;
+            }
+            if let Some((_, rules)) = by_port.get_mut(&l.port) {
+                let key = precedence::Key {
+                    hostname: Some(host.clone()),
+                    rank: precedence::MatchRank::default(),
+                    created: None,
+                    route: ("~".into(), "~".into()),
+                    rule: usize::MAX,
+                    matched: usize::MAX,
+                };
+                rules.push((
+                    key,
+                    Rule {
+                        priority: 0,
+                        origin: RuleOrigin {
+                            object: self.object.clone(),
+                            field: format!("spec.listeners[{li}].hostname"),
+                        },
+                        conditions: vec![Condition::HostHeader {
+                            values: vec![host.clone()],
+                        }],
+                        filters: vec![],
+                        timeouts: None,
+                        action: Action::fixed(404, None),
+                    },
+                ));
             }
         }
         let listeners = by_port
@@ -807,6 +877,15 @@ impl GatewayBuild {
                 listeners,
             }),
         }
+    }
+}
+
+/// Whether listener hostname `narrow` is strictly inside `wide` (no hostname: every host).
+fn more_specific(narrow: Option<&str>, wide: Option<&str>) -> bool {
+    match (narrow, wide) {
+        (Some(_), None) => true,
+        (Some(n), Some(w)) => n != w && hostnames::intersect(w, n).as_deref() == Some(n),
+        _ => false,
     }
 }
 
