@@ -74,6 +74,16 @@ spec:
     filters:
     - type: RequestRedirect
       requestRedirect: {scheme: https}
+  - matches: [{path: {type: PathPrefix, value: /moved}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        port: 9443
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /new-home}
+        statusCode: 308
+  - matches: [{path: {type: PathPrefix, value: /sleep}}]
+    timeouts: {request: 1s}
+    backendRefs: [{name: v1, port: 80}]
   - matches: [{path: {type: PathPrefix, value: /rewrite}}]
     filters:
     - type: URLRewrite
@@ -228,6 +238,17 @@ fn gateway_api_routing_filters_and_references() {
     let r = get("/secure", &[]);
     assert_eq!(r.status, 302);
     assert_eq!(location(&r).as_deref(), Some("https://example.com/secure"));
+
+    let r = get("/moved/a/b?c=d", &[]);
+    assert_eq!(r.status, 308);
+    assert_eq!(
+        location(&r).as_deref(),
+        Some("http://example.com:9443/new-home/a/b?c=d")
+    );
+
+    // timeouts.request: a target slower than the route allows gets 504.
+    assert_eq!(to("/sleep/100"), "v1");
+    assert_eq!(to("/sleep/3000"), "504");
 
     // Rewrites: the matched prefix and the host.
     let seen = get("/rewrite/x?q=1", &[]).json();
