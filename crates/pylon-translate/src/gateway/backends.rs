@@ -9,9 +9,9 @@ use crate::target_group::{
 };
 use crate::Options;
 use gateway_api::apis::standard::httproutes::{
-    HttpRouteRulesFilters, HttpRouteRulesFiltersRequestRedirectPathType,
-    HttpRouteRulesFiltersRequestRedirectScheme, HttpRouteRulesFiltersType,
-    HttpRouteRulesFiltersUrlRewritePathType,
+    HttpRouteRulesFilters, HttpRouteRulesFiltersRequestHeaderModifier,
+    HttpRouteRulesFiltersRequestRedirectPathType, HttpRouteRulesFiltersRequestRedirectScheme,
+    HttpRouteRulesFiltersType, HttpRouteRulesFiltersUrlRewritePathType,
 };
 use pylon_ir::{
     Action, Condition, Filter, HeaderModifier, HeaderValue, HealthCheck, HealthCheckPort,
@@ -336,37 +336,27 @@ pub fn filters(
             HttpRouteRulesFiltersType::RequestHeaderModifier
             | HttpRouteRulesFiltersType::ResponseHeaderModifier => {
                 let request = f.r#type == HttpRouteRulesFiltersType::RequestHeaderModifier;
-                let (set, add, remove) = if request {
-                    let m = f.request_header_modifier.clone().unwrap_or_default();
-                    (
-                        m.set
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|h| (h.name, h.value))
-                            .collect(),
-                        m.add
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|h| (h.name, h.value))
-                            .collect(),
-                        m.remove.unwrap_or_default(),
-                    )
+                // Both modifiers have the same shape; read the response one as a request one.
+                let m: HttpRouteRulesFiltersRequestHeaderModifier = if request {
+                    f.request_header_modifier.clone().unwrap_or_default()
                 } else {
-                    let m = f.response_header_modifier.clone().unwrap_or_default();
-                    (
-                        m.set
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|h| (h.name, h.value))
-                            .collect(),
-                        m.add
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|h| (h.name, h.value))
-                            .collect(),
-                        m.remove.unwrap_or_default(),
-                    )
+                    f.response_header_modifier
+                        .as_ref()
+                        .and_then(super::routes::reshape)
+                        .unwrap_or_default()
                 };
+                let pairs = |list: Option<Vec<(String, String)>>| list.unwrap_or_default();
+                let (set, add, remove) = (
+                    pairs(
+                        m.set
+                            .map(|l| l.into_iter().map(|h| (h.name, h.value)).collect()),
+                    ),
+                    pairs(
+                        m.add
+                            .map(|l| l.into_iter().map(|h| (h.name, h.value)).collect()),
+                    ),
+                    m.remove.unwrap_or_default(),
+                );
                 let m = header_modifier(set, add, remove);
                 out.filters.push(if request {
                     Filter::RequestHeaderModifier(m)

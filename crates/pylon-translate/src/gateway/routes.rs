@@ -55,7 +55,7 @@ pub struct MatchView {
 }
 
 /// Re-reads a value as another type with the same JSON shape.
-fn reshape<A: Serialize, B: DeserializeOwned>(a: &A) -> Option<B> {
+pub(super) fn reshape<A: Serialize, B: DeserializeOwned>(a: &A) -> Option<B> {
     serde_json::to_value(a)
         .ok()
         .and_then(|v| serde_json::from_value(v).ok())
@@ -237,46 +237,24 @@ fn http_match(m: &HttpRouteRulesMatches) -> Result<MatchView, String> {
             .unwrap_or_default();
         conditions.push(Condition::HttpRequestMethod { values: vec![name] });
     }
-    let mut seen = BTreeSet::new();
-    let mut headers = 0;
-    for h in m.headers.iter().flatten() {
-        if !seen.insert(h.name.to_ascii_lowercase()) {
-            continue;
-        }
-        let kind = match h.r#type {
-            Some(HttpRouteRulesMatchesHeadersType::RegularExpression) => {
-                regex_ok(&h.value, "header value")?;
-                MatchKind::RegularExpression
-            }
-            _ => MatchKind::Exact,
-        };
-        headers += 1;
-        conditions.push(Condition::Header {
-            name: h.name.clone(),
-            kind,
-            value: h.value.clone(),
-        });
-    }
-    let mut seen = BTreeSet::new();
-    let mut query = 0;
-    for q in m.query_params.iter().flatten() {
-        if !seen.insert(q.name.clone()) {
-            continue;
-        }
-        let kind = match q.r#type {
-            Some(HttpRouteRulesMatchesQueryParamsType::RegularExpression) => {
-                regex_ok(&q.value, "query value")?;
-                MatchKind::RegularExpression
-            }
-            _ => MatchKind::Exact,
-        };
-        query += 1;
-        conditions.push(Condition::QueryParam {
-            name: q.name.clone(),
-            kind,
-            value: q.value.clone(),
-        });
-    }
+    let headers = named_matches(
+        m.headers.iter().flatten().map(|h| {
+            let regex = h.r#type == Some(HttpRouteRulesMatchesHeadersType::RegularExpression);
+            (h.name.as_str(), regex, h.value.as_str())
+        }),
+        true,
+        |name, kind, value| Condition::Header { name, kind, value },
+        &mut conditions,
+    )?;
+    let query = named_matches(
+        m.query_params.iter().flatten().map(|q| {
+            let regex = q.r#type == Some(HttpRouteRulesMatchesQueryParamsType::RegularExpression);
+            (q.name.as_str(), regex, q.value.as_str())
+        }),
+        false,
+        |name, kind, value| Condition::QueryParam { name, kind, value },
+        &mut conditions,
+    )?;
     Ok(MatchView {
         rank: MatchRank {
             method: m.method.is_some(),
@@ -334,30 +312,49 @@ fn grpc_match(m: &GrpcRouteRulesMatches) -> Result<MatchView, String> {
         }
         conditions.extend(condition);
     }
-    let mut seen = BTreeSet::new();
-    for h in m.headers.iter().flatten() {
-        if !seen.insert(h.name.to_ascii_lowercase()) {
-            continue;
-        }
-        let kind = match h.r#type {
-            Some(GrpcRouteRulesMatchesHeadersType::RegularExpression) => {
-                regex_ok(&h.value, "header value")?;
-                MatchKind::RegularExpression
-            }
-            _ => MatchKind::Exact,
-        };
-        rank.headers += 1;
-        conditions.push(Condition::Header {
-            name: h.name.clone(),
-            kind,
-            value: h.value.clone(),
-        });
-    }
+    rank.headers = named_matches(
+        m.headers.iter().flatten().map(|h| {
+            let regex = h.r#type == Some(GrpcRouteRulesMatchesHeadersType::RegularExpression);
+            (h.name.as_str(), regex, h.value.as_str())
+        }),
+        true,
+        |name, kind, value| Condition::Header { name, kind, value },
+        &mut conditions,
+    )?;
     Ok(MatchView {
         conditions,
         rank,
         prefix: None,
     })
+}
+
+/// Header or query parameter matches as conditions; only the first entry of a name counts (names
+/// compared case-insensitively when `fold_case`). Returns how many there are.
+fn named_matches<'a>(
+    items: impl Iterator<Item = (&'a str, bool, &'a str)>,
+    fold_case: bool,
+    condition: impl Fn(String, MatchKind, String) -> Condition,
+    out: &mut Vec<Condition>,
+) -> Result<usize, String> {
+    let mut seen = BTreeSet::new();
+    for (name, regex, value) in items {
+        let key = if fold_case {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_string()
+        };
+        if !seen.insert(key) {
+            continue;
+        }
+        let kind = if regex {
+            regex_ok(value, &format!("the value of {name}"))?;
+            MatchKind::RegularExpression
+        } else {
+            MatchKind::Exact
+        };
+        out.push(condition(name.to_string(), kind, value.to_string()));
+    }
+    Ok(seen.len())
 }
 
 /// Gateway API durations (`1h`, `10s`, `500ms`, `1m30s`) in milliseconds; `0s` disables.
