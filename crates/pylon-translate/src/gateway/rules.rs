@@ -1,0 +1,97 @@
+//! A route's rules on one listener: one load balancer rule per (match, hostname), with the
+//! precedence key that orders it among every rule of the port.
+
+use super::backends::{self, Backends};
+use super::precedence;
+use super::routes::RouteView;
+use super::single_prefix;
+use pylon_ir::{Action, Condition, Rule, RuleOrigin, WeightedTargetGroup};
+
+/// A route's rules on one listener, one IR rule per (match, hostname), with their precedence keys.
+pub fn candidates(
+    route: &RouteView,
+    hostnames: &[Option<String>],
+    backends: &mut Backends<'_>,
+) -> Vec<(precedence::Key, Rule)> {
+    let mut out = Vec::new();
+    for (ri, rule) in route.rules.iter().enumerate() {
+        if rule.invalid.is_some() {
+            continue;
+        }
+        for (mi, m) in rule.matches.iter().enumerate() {
+            let prefix = single_prefix(rule).or_else(|| m.prefix.clone());
+            let Ok(filters) = backends::filters(&rule.filters, prefix.as_deref(), backends) else {
+                continue;
+            };
+            let action = match filters.redirect.clone() {
+                Some(redirect) => redirect,
+                None => {
+                    let mut target_groups = Vec::new();
+                    let mut unusable_weight = 0;
+                    for b in &rule.backends {
+                        match backends.resolve(
+                            b.group.as_deref(),
+                            b.kind.as_deref(),
+                            &b.name,
+                            b.namespace.as_deref(),
+                            b.port,
+                        ) {
+                            Ok(id) => {
+                                let own =
+                                    backends::filters(&b.filters, prefix.as_deref(), backends)
+                                        .map(|f| f.filters)
+                                        .unwrap_or_default();
+                                target_groups.push(WeightedTargetGroup {
+                                    id,
+                                    weight: b.weight,
+                                    filters: own,
+                                });
+                            }
+                            Err(_) => unusable_weight += b.weight,
+                        }
+                    }
+                    Action::Forward {
+                        target_groups,
+                        unusable_weight,
+                    }
+                }
+            };
+            for host in hostnames {
+                let mut conditions: Vec<Condition> = host
+                    .iter()
+                    .map(|h| Condition::HostHeader {
+                        values: vec![h.clone()],
+                    })
+                    .collect();
+                conditions.extend(m.conditions.iter().cloned());
+                conditions.extend(filters.conditions.iter().cloned());
+                let key = precedence::Key {
+                    hostname: host.clone(),
+                    rank: m.rank,
+                    created: route.created.clone(),
+                    route: (
+                        route.object.namespace.clone().unwrap_or_default(),
+                        route.object.name.clone(),
+                    ),
+                    rule: ri,
+                    matched: mi,
+                };
+                out.push((
+                    key,
+                    Rule {
+                        priority: 0,
+                        origin: RuleOrigin {
+                            object: route.object.clone(),
+                            field: format!("spec.rules[{ri}].matches[{mi}]"),
+                        },
+                        conditions,
+                        filters: filters.filters.clone(),
+                        timeouts: rule.timeouts.clone(),
+                        action: action.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    out
+}
