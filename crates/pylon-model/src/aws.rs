@@ -264,3 +264,15 @@ pub struct ListenerRuleCondition {
 pub struct SourceIpConfig {
     pub values: Vec<String>,
 }
+
+/// The CustomResourceDefinitions of the `gateway.k8s.aws` kinds, generated from these types.
+pub fn crds(
+) -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
+    use kube::CustomResourceExt;
+    vec![
+        LoadBalancerConfiguration::crd(),
+        TargetGroupConfiguration::crd(),
+        ListenerRuleConfiguration::crd(),
+    ]
+}

@@ -47,6 +47,9 @@ enum Command {
         #[command(flatten)]
         translate: TranslateArgs,
     },
+    /// Print the CustomResourceDefinitions Pylon owns (the gateway.k8s.aws configuration kinds), as
+    /// YAML to `kubectl apply -f -`. The Gateway API CRDs come from the upstream standard install.
+    Crds,
     /// Show the status of every object a running Pylon handles.
     Status {
         /// The admin endpoint of the running Pylon.
@@ -149,38 +152,61 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
                 }
                 Format::Yaml => serde_yaml::to_string(&translation).expect("serializes"),
             };
-            print!("{text}");
+            emit(&text);
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { translate } => {
             let translation = translate.translate_once()?;
             for p in &translation.problems {
-                println!("{p}");
+                emit(&format!("{p}\n"));
             }
             let errors = translation.problems.iter().filter(|p| p.is_error()).count();
             if errors > 0 {
-                println!("{errors} error(s) found.");
+                emit(&format!("{errors} error(s) found.\n"));
                 Ok(ExitCode::from(1))
             } else {
-                println!(
-                    "OK: {} load balancer(s), {} warning(s).",
+                emit(&format!(
+                    "OK: {} load balancer(s), {} warning(s).\n",
                     translation.ir.load_balancers.len(),
                     translation.problems.len()
-                );
+                ));
                 Ok(ExitCode::SUCCESS)
             }
+        }
+        Command::Crds => {
+            for crd in pylon_model::aws::crds() {
+                emit(&format!(
+                    "---\n{}",
+                    serde_yaml::to_string(&crd).expect("CRDs serialize")
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status { admin, output } => {
             let view = fetch_status(admin)?;
             match output {
-                StatusFormat::Json => println!(
-                    "{}",
+                StatusFormat::Json => emit(&format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&view).expect("serializes")
-                ),
-                StatusFormat::Text => print!("{}", report::render_status(&view)),
+                )),
+                StatusFormat::Text => emit(&report::render_status(&view)),
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Writes to standard output; a reader that went away (`pylon plan | head`) ends the program
+/// quietly instead of with a panic.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        std::process::exit(0);
     }
 }
 
