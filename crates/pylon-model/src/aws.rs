@@ -43,6 +43,7 @@ pub struct LoadBalancerConfigurationSpec {
     )]
     pub ipv4_ipam_pool_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_objects")]
     pub load_balancer_subnets: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer_subnets_selector: Option<BTreeMap<String, Vec<String>>>,
@@ -69,10 +70,13 @@ pub struct LoadBalancerConfigurationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manage_backend_security_group_rules: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_object")]
     pub minimum_load_balancer_capacity: Option<serde_json::Value>,
     #[serde(default, rename = "wafV2", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_object")]
     pub waf_v2: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_object")]
     pub shield_configuration: Option<serde_json::Value>,
     /// A TargetGroupConfiguration without `targetReference`, in the same namespace, used for every
     /// backend that has no TargetGroupConfiguration of its own.
@@ -96,6 +100,7 @@ pub struct ListenerConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_group_stickiness: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_object")]
     pub mutual_authentication: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_attributes: Option<Vec<KeyValue>>,
@@ -240,6 +245,7 @@ pub struct ListenerRuleConfigurationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Vec<ListenerRuleCondition>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_objects")]
     pub actions: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
@@ -263,6 +269,20 @@ pub struct ListenerRuleCondition {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct SourceIpConfig {
     pub values: Vec<String>,
+}
+
+/// Fields Pylon keeps as written: an object the API server stores as given (a structural schema
+/// needs a type).
+fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "object", "nullable": true, "x-kubernetes-preserve-unknown-fields": true})
+}
+
+fn any_objects(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "nullable": true,
+        "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+    })
 }
 
 /// The CustomResourceDefinitions of the `gateway.k8s.aws` kinds, generated from these types.

@@ -40,12 +40,26 @@ pub fn decode_manifests(text: &str, source: &str) -> Decoded {
                 break;
             }
         };
-        decode_value(value, index, &at, &mut out);
+        decode_value(value, index, &at, true, &mut out);
     }
     out
 }
 
-fn decode_value(value: serde_yaml::Value, index: usize, at: &str, out: &mut Decoded) {
+/// Decodes one object an API server returned. The server has validated it against its schema,
+/// so fields Pylon's types do not know (newer API versions, other controllers' status) are
+/// accepted; `source` names it in problems.
+pub fn decode_api_object(value: serde_json::Value, source: &str) -> Decoded {
+    let mut out = Decoded::default();
+    match serde_yaml::to_value(value) {
+        Ok(v) => decode_value(v, 0, source, false, &mut out),
+        Err(e) => out.problems.push(
+            Problem::error(None, None, format!("unreadable object: {e}")).with_source(source),
+        ),
+    }
+    out
+}
+
+fn decode_value(value: serde_yaml::Value, index: usize, at: &str, strict: bool, out: &mut Decoded) {
     if value.is_null() {
         return; // an empty document, such as a trailing `---`
     }
@@ -74,7 +88,7 @@ fn decode_value(value: serde_yaml::Value, index: usize, at: &str, out: &mut Deco
             .cloned()
             .unwrap_or_default();
         for (i, item) in items.into_iter().enumerate() {
-            decode_value(item, index, &format!("{at}.items[{i}]"), out);
+            decode_value(item, index, &format!("{at}.items[{i}]"), strict, out);
         }
         return;
     }
@@ -133,26 +147,26 @@ fn decode_value(value: serde_yaml::Value, index: usize, at: &str, out: &mut Deco
         return;
     }
     let typed = match kind {
-        Kind::Namespace => typed(value).map(|o| Object::Namespace(Box::new(o))),
-        Kind::Node => typed(value).map(|o| Object::Node(Box::new(o))),
-        Kind::Service => typed(value).map(|o| Object::Service(Box::new(o))),
-        Kind::EndpointSlice => typed(value).map(|o| Object::EndpointSlice(Box::new(o))),
-        Kind::Secret => typed(value).map(|o| Object::Secret(Box::new(o))),
-        Kind::IngressClass => typed(value).map(|o| Object::IngressClass(Box::new(o))),
-        Kind::Ingress => typed(value).map(|o| Object::Ingress(Box::new(o))),
-        Kind::GatewayClass => typed(value).map(|o| Object::GatewayClass(Box::new(o))),
-        Kind::Gateway => typed(value).map(|o| Object::Gateway(Box::new(o))),
-        Kind::HTTPRoute => typed(value).map(|o| Object::HTTPRoute(Box::new(o))),
-        Kind::GRPCRoute => typed(value).map(|o| Object::GRPCRoute(Box::new(o))),
-        Kind::ReferenceGrant => typed(value).map(|o| Object::ReferenceGrant(Box::new(o))),
+        Kind::Namespace => typed(value, strict).map(|o| Object::Namespace(Box::new(o))),
+        Kind::Node => typed(value, strict).map(|o| Object::Node(Box::new(o))),
+        Kind::Service => typed(value, strict).map(|o| Object::Service(Box::new(o))),
+        Kind::EndpointSlice => typed(value, strict).map(|o| Object::EndpointSlice(Box::new(o))),
+        Kind::Secret => typed(value, strict).map(|o| Object::Secret(Box::new(o))),
+        Kind::IngressClass => typed(value, strict).map(|o| Object::IngressClass(Box::new(o))),
+        Kind::Ingress => typed(value, strict).map(|o| Object::Ingress(Box::new(o))),
+        Kind::GatewayClass => typed(value, strict).map(|o| Object::GatewayClass(Box::new(o))),
+        Kind::Gateway => typed(value, strict).map(|o| Object::Gateway(Box::new(o))),
+        Kind::HTTPRoute => typed(value, strict).map(|o| Object::HTTPRoute(Box::new(o))),
+        Kind::GRPCRoute => typed(value, strict).map(|o| Object::GRPCRoute(Box::new(o))),
+        Kind::ReferenceGrant => typed(value, strict).map(|o| Object::ReferenceGrant(Box::new(o))),
         Kind::LoadBalancerConfiguration => {
-            typed(value).map(|o| Object::LoadBalancerConfiguration(Box::new(o)))
+            typed(value, strict).map(|o| Object::LoadBalancerConfiguration(Box::new(o)))
         }
         Kind::TargetGroupConfiguration => {
-            typed(value).map(|o| Object::TargetGroupConfiguration(Box::new(o)))
+            typed(value, strict).map(|o| Object::TargetGroupConfiguration(Box::new(o)))
         }
         Kind::ListenerRuleConfiguration => {
-            typed(value).map(|o| Object::ListenerRuleConfiguration(Box::new(o)))
+            typed(value, strict).map(|o| Object::ListenerRuleConfiguration(Box::new(o)))
         }
     };
     match typed {
@@ -173,7 +187,7 @@ struct FieldError {
 }
 
 /// Deserializes a typed object, refusing unknown fields and naming the path of any error.
-fn typed<T: DeserializeOwned>(value: serde_yaml::Value) -> Result<T, FieldError> {
+fn typed<T: DeserializeOwned>(value: serde_yaml::Value, strict: bool) -> Result<T, FieldError> {
     let mut unknown = Vec::new();
     let mut note_unknown = |path: serde_ignored::Path<'_>| {
         let path = field_path(&path.to_string());
@@ -192,7 +206,7 @@ fn typed<T: DeserializeOwned>(value: serde_yaml::Value) -> Result<T, FieldError>
                 message: e.into_inner().to_string(),
             })
         }
-        Ok(_) if !unknown.is_empty() => Err(FieldError {
+        Ok(_) if strict && !unknown.is_empty() => Err(FieldError {
             field: Some(unknown[0].clone()),
             message: format!(
                 "unknown field{} {} (check the spelling and the apiVersion)",

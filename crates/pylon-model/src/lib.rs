@@ -8,7 +8,7 @@ mod object;
 mod problem;
 mod snapshot;
 
-pub use decode::{decode_manifests, Decoded, DecodedObject};
+pub use decode::{decode_api_object, decode_manifests, Decoded, DecodedObject};
 pub use gateway_api;
 pub use k8s_openapi;
 pub use object::{Kind, Object, ObjectRef};

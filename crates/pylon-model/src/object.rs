@@ -101,6 +101,16 @@ impl Kind {
         }
     }
 
+    /// The resource name in API paths.
+    pub fn plural(self) -> String {
+        match self {
+            Kind::Ingress => "ingresses".to_string(),
+            Kind::IngressClass => "ingressclasses".to_string(),
+            Kind::GatewayClass => "gatewayclasses".to_string(),
+            _ => format!("{}s", self.name().to_ascii_lowercase()),
+        }
+    }
+
     /// Cluster-scoped kinds have no namespace.
     pub fn namespaced(self) -> bool {
         !matches!(

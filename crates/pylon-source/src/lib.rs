@@ -2,5 +2,7 @@
 //! the manifests a user would `kubectl apply` and watches them; a kube source comes later.
 
 mod files;
+mod kube;
 
 pub use files::FileSource;
+pub use kube::KubeSource;

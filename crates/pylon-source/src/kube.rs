@@ -1,0 +1,202 @@
+//! The kube source: a watcher per kind Pylon reads, on a real API server, and one debounced
+//! snapshot of everything after changes. Objects the server returns that Pylon cannot read are
+//! reported, never fatal; a kind the server does not serve (CRDs not installed) is reported and
+//! watched again with back-off.
+
+use futures::StreamExt;
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client};
+use pylon_model::{decode_api_object, Kind, Object, Problem, Snapshot};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// What the watchers have seen, by kind, then by namespace/name.
+#[derive(Default)]
+struct Store {
+    objects: BTreeMap<Kind, BTreeMap<(String, String), serde_json::Value>>,
+    /// The last watch error of each kind, cleared when the kind lists again.
+    errors: BTreeMap<Kind, String>,
+}
+
+pub struct KubeSource {
+    client: Client,
+}
+
+impl KubeSource {
+    /// Connects with the kubeconfig named by `$KUBECONFIG` (or `~/.kube/config`), or the
+    /// in-cluster service account.
+    pub async fn connect() -> Result<Self, String> {
+        let client = Client::try_default()
+            .await
+            .map_err(|e| format!("cannot connect to the Kubernetes API server: {e} (set KUBECONFIG, or run in a cluster)"))?;
+        Ok(KubeSource { client })
+    }
+
+    /// Starts a watcher for every kind and publishes a snapshot after each burst of changes,
+    /// waiting `debounce` for the burst to end. The first snapshot is sent once every kind has
+    /// listed (or failed to).
+    pub async fn watch(self, debounce: Duration) -> watch::Receiver<Arc<Snapshot>> {
+        let store = Arc::new(Mutex::new(Store::default()));
+        let changed = Arc::new(Notify::new());
+        let (listed_tx, mut listed_rx) = tokio::sync::mpsc::channel::<Kind>(Kind::ALL.len());
+        for kind in Kind::ALL {
+            tokio::spawn(watch_kind(
+                self.client.clone(),
+                kind,
+                store.clone(),
+                changed.clone(),
+                listed_tx.clone(),
+            ));
+        }
+        drop(listed_tx);
+        // Wait for the initial lists, but not for ever: a kind that keeps failing is reported.
+        let mut listed = 0;
+        let deadline = tokio::time::sleep(Duration::from_secs(10));
+        tokio::pin!(deadline);
+        while listed < Kind::ALL.len() {
+            tokio::select! {
+                got = listed_rx.recv() => match got {
+                    Some(_) => listed += 1,
+                    None => break,
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        let (tx, rx) = watch::channel(Arc::new(snapshot(&store)));
+        tokio::spawn(async move {
+            loop {
+                changed.notified().await;
+                // Let a burst of events settle before translating everything again.
+                tokio::time::sleep(debounce).await;
+                let next = snapshot(&store);
+                if tx.is_closed() {
+                    return;
+                }
+                tx.send_if_modified(|current| {
+                    if **current == next {
+                        false
+                    } else {
+                        *current = Arc::new(next);
+                        true
+                    }
+                });
+            }
+        });
+        rx
+    }
+}
+
+fn resource(kind: Kind) -> ApiResource {
+    let api_version = kind.api_versions()[0];
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: api_version.to_string(),
+        kind: kind.name().to_string(),
+        plural: kind.plural(),
+    }
+}
+
+async fn watch_kind(
+    client: Client,
+    kind: Kind,
+    store: Arc<Mutex<Store>>,
+    changed: Arc<Notify>,
+    listed: tokio::sync::mpsc::Sender<Kind>,
+) {
+    let api: Api<DynamicObject> = Api::all_with(client, &resource(kind));
+    let mut events = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut initial: Option<BTreeMap<(String, String), serde_json::Value>> = None;
+    let mut announced = false;
+    while let Some(event) = events.next().await {
+        let mut s = store.lock().expect("store lock");
+        match event {
+            Ok(Event::Init) => initial = Some(BTreeMap::new()),
+            Ok(Event::InitApply(o)) => {
+                if let Some(map) = initial.as_mut() {
+                    map.insert(key(&o), to_json(kind, o));
+                }
+            }
+            Ok(Event::InitDone) => {
+                s.objects.insert(kind, initial.take().unwrap_or_default());
+                s.errors.remove(&kind);
+                changed.notify_one();
+                if !announced {
+                    announced = true;
+                    let _ = listed.try_send(kind);
+                }
+            }
+            Ok(Event::Apply(o)) => {
+                s.objects
+                    .entry(kind)
+                    .or_default()
+                    .insert(key(&o), to_json(kind, o));
+                changed.notify_one();
+            }
+            Ok(Event::Delete(o)) => {
+                s.objects.entry(kind).or_default().remove(&key(&o));
+                changed.notify_one();
+            }
+            Err(e) => {
+                let message = format!("cannot watch {kind} ({}): {e}", kind.api_versions()[0]);
+                if s.errors.get(&kind) != Some(&message) {
+                    tracing::warn!("{message}");
+                    s.errors.insert(kind, message);
+                    changed.notify_one();
+                }
+                if !announced {
+                    announced = true;
+                    let _ = listed.try_send(kind);
+                }
+            }
+        }
+    }
+}
+
+fn key(o: &DynamicObject) -> (String, String) {
+    (
+        o.metadata.namespace.clone().unwrap_or_default(),
+        o.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+/// The object as the API server sent it, with `apiVersion` and `kind` filled in (list items may
+/// leave them out).
+fn to_json(kind: Kind, o: DynamicObject) -> serde_json::Value {
+    let mut value = serde_json::to_value(o).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("apiVersion".into(), kind.api_versions()[0].into());
+        map.insert("kind".into(), kind.name().into());
+    }
+    value
+}
+
+fn snapshot(store: &Mutex<Store>) -> Snapshot {
+    let s = store.lock().expect("store lock");
+    let mut objects: Vec<Object> = Vec::new();
+    let mut problems: Vec<Problem> = s
+        .errors
+        .values()
+        .map(|m| Problem::warning(None, None, m.clone()))
+        .collect();
+    for (kind, items) in &s.objects {
+        for ((ns, name), value) in items {
+            let source = if ns.is_empty() {
+                format!("{kind} {name}")
+            } else {
+                format!("{kind} {ns}/{name}")
+            };
+            let decoded = decode_api_object(value.clone(), &source);
+            objects.extend(decoded.objects.into_iter().map(|o| o.object));
+            problems.extend(decoded.problems);
+        }
+    }
+    Snapshot::new(objects, problems)
+}
