@@ -77,8 +77,12 @@ enum StatusFormat {
 #[derive(clap::Args)]
 pub struct TranslateArgs {
     /// Manifest files or directories (searched recursively for .yaml, .yml and .json).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "kube")]
     paths: Vec<PathBuf>,
+    /// Read the objects from a Kubernetes API server instead (KUBECONFIG, ~/.kube/config or the
+    /// in-cluster service account).
+    #[arg(long, conflicts_with = "paths")]
+    kube: bool,
     /// Addresses for internet-facing load balancers.
     #[arg(long, default_value = "127.1.0.0/24")]
     internet_facing_pool: IpNet,
@@ -107,10 +111,21 @@ impl TranslateArgs {
         })
     }
 
-    /// Reads the manifests once and translates them (addresses as a run would give them).
+    /// Reads the objects once and translates them (addresses as a run would give them).
     fn translate_once(&self) -> Result<Translation, String> {
         let options = self.options()?;
-        let snapshot: Snapshot = FileSource::new(self.paths.clone()).load();
+        let snapshot: Snapshot = if self.kube {
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            runtime.block_on(async {
+                let source = pylon_source::KubeSource::connect().await?;
+                let snapshots = source.watch(std::time::Duration::from_millis(50)).await;
+                let snapshot = snapshots.borrow().as_ref().clone();
+                Ok::<_, String>(snapshot)
+            })?
+        } else {
+            FileSource::new(self.paths.clone()).load()
+        };
         Ok(translate(&snapshot, &options))
     }
 }

@@ -7,13 +7,15 @@ use crate::{state, TranslateArgs};
 use arc_swap::ArcSwap;
 use pylon_model::Problem;
 use pylon_proxy::{ApplyReport, ListenerState, Proxy};
-use pylon_source::FileSource;
+use pylon_source::{FileSource, KubeSource};
 use pylon_translate::{translate, Translation};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a burst of API server events may last before the whole snapshot is translated again.
+const KUBE_DEBOUNCE: Duration = Duration::from_millis(100);
 /// How often the manifest paths are checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 /// How often listeners that could not bind are tried again.
@@ -24,7 +26,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), String> {
     let mut options = args.options()?;
     let state_dir = args.state_dir();
-    let mut snapshots = FileSource::new(args.paths.clone()).watch(WATCH_INTERVAL);
+    let mut snapshots = if args.kube {
+        KubeSource::connect().await?.watch(KUBE_DEBOUNCE).await
+    } else {
+        FileSource::new(args.paths.clone()).watch(WATCH_INTERVAL)
+    };
     let proxy = Arc::new(Proxy::new());
     let published = Arc::new(ArcSwap::from_pointee(Published {
         generation: 0,
@@ -75,7 +81,7 @@ pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), Str
         tokio::select! {
             changed = snapshots.changed() => {
                 if changed.is_err() {
-                    return Err("the manifest watcher stopped".into());
+                    return Err("the source of objects stopped".into());
                 }
                 retranslate = true;
             }
