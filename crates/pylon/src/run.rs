@@ -26,11 +26,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), String> {
     let mut options = args.options()?;
     let state_dir = args.state_dir();
-    let mut snapshots = if args.kube {
-        KubeSource::connect().await?.watch(KUBE_DEBOUNCE).await
-    } else {
-        FileSource::new(args.paths.clone()).watch(WATCH_INTERVAL)
-    };
     let proxy = Arc::new(Proxy::new());
     let published = Arc::new(ArcSwap::from_pointee(Published {
         generation: 0,
@@ -43,6 +38,13 @@ pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), Str
     });
     let admin_addr = admin::serve(admin_addr, admin).await?;
     tracing::info!("admin endpoint on http://{admin_addr} (/status, /config, /healthz)");
+    let mut snapshots = if args.kube {
+        let source = KubeSource::connect().await?;
+        tracing::info!("reading objects from the Kubernetes API server");
+        source.watch(KUBE_DEBOUNCE).await
+    } else {
+        FileSource::new(args.paths.clone()).watch(WATCH_INTERVAL)
+    };
     let mut reported: BTreeSet<Problem> = BTreeSet::new();
     let mut listening: BTreeSet<(String, String)> = BTreeSet::new();
     let mut generation = 0;
