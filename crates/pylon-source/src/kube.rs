@@ -36,6 +36,11 @@ impl KubeSource {
         Ok(KubeSource { client })
     }
 
+    /// The client, for writing statuses back.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
     /// Starts a watcher for every kind and publishes a snapshot after each burst of changes,
     /// waiting `debounce` for the burst to end. The first snapshot is sent once every kind has
     /// listed (or failed to).
@@ -90,7 +95,8 @@ impl KubeSource {
     }
 }
 
-fn resource(kind: Kind) -> ApiResource {
+/// The API resource of a kind, at the version Pylon reads and writes.
+pub fn resource(kind: Kind) -> ApiResource {
     let api_version = kind.api_versions()[0];
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     ApiResource {

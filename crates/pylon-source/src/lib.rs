@@ -5,4 +5,4 @@ mod files;
 mod kube;
 
 pub use files::FileSource;
-pub use kube::KubeSource;
+pub use kube::{resource, KubeSource};

@@ -2,6 +2,7 @@
 //! manifests.
 
 mod admin;
+mod kube_status;
 mod plan;
 mod report;
 mod run;

@@ -3,7 +3,7 @@
 
 use crate::admin::{self, Admin};
 use crate::report::Published;
-use crate::{state, TranslateArgs};
+use crate::{kube_status, state, TranslateArgs};
 use arc_swap::ArcSwap;
 use pylon_model::Problem;
 use pylon_proxy::{ApplyReport, ListenerState, Proxy};
@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// How long a burst of API server events may last before the whole snapshot is translated again.
 const KUBE_DEBOUNCE: Duration = Duration::from_millis(100);
@@ -38,13 +39,18 @@ pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), Str
     });
     let admin_addr = admin::serve(admin_addr, admin).await?;
     tracing::info!("admin endpoint on http://{admin_addr} (/status, /config, /healthz)");
+    // In kube mode statuses go back to the API server too.
+    let (desired_tx, desired_rx) = watch::channel(None);
     let mut snapshots = if args.kube {
         let source = KubeSource::connect().await?;
         tracing::info!("reading objects from the Kubernetes API server");
+        tokio::spawn(kube_status::write_statuses(source.client(), desired_rx));
         source.watch(KUBE_DEBOUNCE).await
     } else {
+        drop(desired_rx);
         FileSource::new(args.paths.clone()).watch(WATCH_INTERVAL)
     };
+    let mut snapshot = Arc::new(pylon_model::Snapshot::default());
     let mut reported: BTreeSet<Problem> = BTreeSet::new();
     let mut listening: BTreeSet<(String, String)> = BTreeSet::new();
     let mut generation = 0;
@@ -52,7 +58,7 @@ pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), Str
     let mut retranslate = true;
     loop {
         if retranslate {
-            let snapshot = snapshots.borrow_and_update().clone();
+            snapshot = snapshots.borrow_and_update().clone();
             translation = translate(&snapshot, &options);
             generation += 1;
             if translation.reserved != options.reserved {
@@ -79,6 +85,18 @@ pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), Str
             }
         }
         reported = problems;
+        if !desired_tx.is_closed() {
+            let statuses = next
+                .status_view()
+                .objects
+                .into_iter()
+                .map(|o| o.status)
+                .collect();
+            let _ = desired_tx.send(Some(Arc::new(kube_status::Desired {
+                statuses,
+                snapshot: snapshot.clone(),
+            })));
+        }
         published.store(Arc::new(next));
         tokio::select! {
             changed = snapshots.changed() => {

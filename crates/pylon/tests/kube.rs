@@ -83,6 +83,34 @@ impl KubeEnv {
     }
 }
 
+impl KubeEnv {
+    fn kubectl(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(self.bin.join("kubectl"))
+            .args(["--kubeconfig", &self.kubeconfig().display().to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// `kubectl get ... -o json`, parsed.
+    fn get(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        let (ok, out) = self.kubectl(&all);
+        assert!(ok, "kubectl {all:?} failed");
+        serde_json::from_str(&out).unwrap()
+    }
+}
+
+fn condition<'a>(conditions: &'a serde_json::Value, kind: &str) -> Option<&'a serde_json::Value> {
+    conditions.as_array()?.iter().find(|c| c["type"] == kind)
+}
+
 impl Drop for KubeEnv {
     fn drop(&mut self) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -183,6 +211,10 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
     kube.kubectl_apply(&backends);
     kube.kubectl_apply(&std::fs::read_to_string(format!("{example}/01-ingress-alb.yaml")).unwrap());
     kube.kubectl_apply(&std::fs::read_to_string(format!("{example}/02-gateway-alb.yaml")).unwrap());
+    // The seed's Lattice class belongs to another controller.
+    kube.kubectl_apply(
+        "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: GatewayClass\nmetadata: {name: amazon-vpc-lattice}\nspec: {controllerName: application-networking.k8s.aws/gateway-api-controller}\n",
+    );
 
     let env = Env::new(51);
     let log = env.dir.path().join("pylon.log");
@@ -236,6 +268,91 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
     let took = edited.elapsed();
     assert!(took < Duration::from_secs(3), "re-targeting took {took:?}");
     assert!((0..4).all(|_| http_get(ingress, "/", None).unwrap().backend() == "pod-b"));
+
+    // Statuses in the API server, as kubectl shows them.
+    wait_until(
+        Duration::from_secs(5),
+        || {
+            let gw = kube.get(&["gateway", "-n", "demo", "nginx-gateway-ip"]);
+            condition(&gw["status"]["conditions"], "Programmed")
+                .is_some_and(|c| c["status"] == "True")
+                && gw["status"]["addresses"][0]["value"] == gateway.ip().to_string()
+        },
+        || {
+            format!(
+                "the Gateway status never showed Programmed with its address: {}",
+                kube.get(&["gateway", "-n", "demo", "nginx-gateway-ip"])["status"]
+            )
+        },
+    );
+    let gw = kube.get(&["gateway", "-n", "demo", "nginx-gateway-ip"]);
+    let programmed = condition(&gw["status"]["conditions"], "Programmed").unwrap();
+    assert_eq!(
+        programmed["observedGeneration"],
+        gw["metadata"]["generation"]
+    );
+    assert!(programmed["lastTransitionTime"].is_string());
+    assert_eq!(gw["status"]["listeners"][0]["attachedRoutes"], 1);
+    wait_until(
+        Duration::from_secs(5),
+        || {
+            kube.get(&["ingress", "-n", "demo", "nginx-ingress"])["status"]["loadBalancer"]
+                ["ingress"][0]["ip"]
+                == ingress.ip().to_string()
+        },
+        || "the Ingress status never showed its address".into(),
+    );
+    let class = kube.get(&["gatewayclass", "aws-alb-gateway-class"]);
+    assert_eq!(
+        condition(&class["status"]["conditions"], "Accepted").unwrap()["status"],
+        "True"
+    );
+    let lattice = kube.get(&["gatewayclass", "amazon-vpc-lattice"]);
+    assert!(
+        lattice["status"]["conditions"].as_array().is_none_or(|c| c
+            .iter()
+            .all(|c| c["reason"] != "Accepted" || c["status"] != "True")),
+        "another controller's class is left alone: {}",
+        lattice["status"]
+    );
+    let route = kube.get(&["httproute", "-n", "demo", "nginx-route-ip"]);
+    let parents = route["status"]["parents"].as_array().unwrap();
+    assert_eq!(parents.len(), 1);
+    assert_eq!(parents[0]["controllerName"], "gateway.k8s.aws/alb");
+    assert_eq!(
+        condition(&parents[0]["conditions"], "Accepted").unwrap()["status"],
+        "True"
+    );
+
+    // Deleting the Gateway stops its listener and removes Pylon's entry from the route status.
+    assert!(
+        kube.kubectl(&["delete", "gateway", "-n", "demo", "nginx-gateway-ip"])
+            .0
+    );
+    wait_until(
+        Duration::from_secs(5),
+        || http_get(gateway, "/", None).is_err(),
+        || "the Gateway's listener kept serving".into(),
+    );
+    wait_until(
+        Duration::from_secs(5),
+        || {
+            kube.get(&["httproute", "-n", "demo", "nginx-route-ip"])["status"]["parents"]
+                .as_array()
+                .is_none_or(|p| p.is_empty())
+        },
+        || {
+            format!(
+                "the route status kept the deleted Gateway: {}",
+                kube.get(&["httproute", "-n", "demo", "nginx-route-ip"])["status"]
+            )
+        },
+    );
+    assert_eq!(
+        http_get(ingress, "/", None).unwrap().backend(),
+        "pod-b",
+        "the Ingress keeps serving"
+    );
 
     let _ = pod_a.kill();
     let _ = pod_b.kill();

@@ -1,0 +1,220 @@
+//! Statuses back to the API server (kube mode): server-side apply of each object's status under
+//! one field manager, written only when it changed. Conditions keep their `lastTransitionTime`
+//! while their status stays the same; route `status.parents` entries of other controllers are
+//! kept as they are, and Pylon's entries for parents it no longer serves are removed.
+
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::{Api, Client};
+use pylon_model::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use pylon_model::k8s_openapi::jiff::Timestamp;
+use pylon_model::{Kind, Object, ObjectRef, Snapshot};
+use pylon_translate::{ObjectStatus, ALB_CONTROLLER, PYLON_CONTROLLER};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// The field manager Pylon applies statuses as.
+pub const FIELD_MANAGER: &str = "pylon";
+
+/// What the writer is asked to make true: every handled object's status, and the snapshot the
+/// statuses were computed from (for the current statuses and for route parents of others).
+pub struct Desired {
+    pub statuses: Vec<ObjectStatus>,
+    pub snapshot: Arc<Snapshot>,
+}
+
+/// Writes the latest desired statuses whenever they change.
+pub async fn write_statuses(client: Client, mut desired: watch::Receiver<Option<Arc<Desired>>>) {
+    let mut written: BTreeMap<ObjectRef, Value> = BTreeMap::new();
+    loop {
+        let current = desired.borrow_and_update().clone();
+        if let Some(d) = current {
+            let mut failed = false;
+            for status in &d.statuses {
+                let Some(object) = d.snapshot.get(&status.object) else {
+                    continue;
+                };
+                let existing =
+                    serde_json::to_value(object_json(object)).unwrap_or_default()["status"].clone();
+                let Some(next) = next_status(status, &existing) else {
+                    continue;
+                };
+                if written.get(&status.object) == Some(&next)
+                    || same_ignoring_times(&existing, &next)
+                {
+                    written.insert(status.object.clone(), next);
+                    continue;
+                }
+                match apply(&client, &status.object, &next).await {
+                    Ok(()) => {
+                        tracing::debug!(object = %status.object, "status written");
+                        written.insert(status.object.clone(), next);
+                    }
+                    Err(e) => {
+                        failed = true;
+                        tracing::warn!(object = %status.object, error = %e, "cannot write status");
+                    }
+                }
+            }
+            // Routes Pylon no longer has a status for (their Gateway is gone) lose Pylon's entries.
+            let desired_routes: std::collections::BTreeSet<&ObjectRef> =
+                d.statuses.iter().map(|s| &s.object).collect();
+            for object in d
+                .snapshot
+                .objects()
+                .filter(|o| matches!(o.kind(), Kind::HTTPRoute | Kind::GRPCRoute))
+            {
+                let r = object.object_ref();
+                if desired_routes.contains(&r) {
+                    continue;
+                }
+                let existing = object_json(object)["status"].clone();
+                let parents = existing["parents"].as_array().cloned().unwrap_or_default();
+                if !parents.iter().any(ours) {
+                    continue;
+                }
+                let next = json!({"parents": parents.into_iter().filter(|p| !ours(p)).collect::<Vec<_>>()});
+                if written.get(&r) == Some(&next) {
+                    continue;
+                }
+                match apply(&client, &r, &next).await {
+                    Ok(()) => {
+                        written.insert(r, next);
+                    }
+                    Err(e) => {
+                        failed = true;
+                        tracing::warn!(object = %r, error = %e, "cannot clear route status");
+                    }
+                }
+            }
+            if failed {
+                // Try again soon even if nothing changes.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        }
+        if desired.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn object_json(object: &Object) -> Value {
+    match object {
+        Object::Ingress(o) => serde_json::to_value(o),
+        Object::GatewayClass(o) => serde_json::to_value(o),
+        Object::Gateway(o) => serde_json::to_value(o),
+        Object::HTTPRoute(o) => serde_json::to_value(o),
+        Object::GRPCRoute(o) => serde_json::to_value(o),
+        _ => Ok(Value::Null),
+    }
+    .unwrap_or_default()
+}
+
+/// The status to apply, with transition times kept where nothing changed.
+fn next_status(status: &ObjectStatus, existing: &Value) -> Option<Value> {
+    let mut next = serde_json::to_value(&status.status).ok()?;
+    let now = serde_json::to_value(Time(Timestamp::now())).ok()?;
+    let stamp = |conditions: &mut Value, before: &Value| {
+        for c in conditions.as_array_mut().into_iter().flatten() {
+            let same = before
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|b| b["type"] == c["type"] && b["status"] == c["status"]);
+            c["lastTransitionTime"] = same.map_or(now.clone(), |b| b["lastTransitionTime"].clone());
+        }
+    };
+    match status.object.kind.as_str() {
+        "GatewayClass" | "Gateway" => {
+            stamp(&mut next["conditions"], &existing["conditions"]);
+            let before_listeners = existing["listeners"].clone();
+            // `get_mut`, not indexing: indexing a missing key would add a null `listeners` to a
+            // GatewayClass status, which its schema refuses.
+            for l in next
+                .get_mut("listeners")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let before = before_listeners
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|b| b["name"] == l["name"])
+                    .map(|b| b["conditions"].clone())
+                    .unwrap_or_default();
+                stamp(&mut l["conditions"], &before);
+            }
+        }
+        "HTTPRoute" | "GRPCRoute" => {
+            let before = existing["parents"].as_array().cloned().unwrap_or_default();
+            for p in next["parents"].as_array_mut().into_iter().flatten() {
+                let old = before
+                    .iter()
+                    .find(|b| {
+                        b["parentRef"] == p["parentRef"]
+                            && b["controllerName"] == p["controllerName"]
+                    })
+                    .map(|b| b["conditions"].clone())
+                    .unwrap_or_default();
+                stamp(&mut p["conditions"], &old);
+            }
+            // Other controllers' entries stay; Pylon's entries for parents it no longer serves go.
+            let ours = |b: &Value| {
+                b["controllerName"] == PYLON_CONTROLLER || b["controllerName"] == ALB_CONTROLLER
+            };
+            let mut parents: Vec<Value> = before.into_iter().filter(|b| !ours(b)).collect();
+            parents.extend(next["parents"].as_array().cloned().unwrap_or_default());
+            next["parents"] = Value::Array(parents);
+        }
+        _ => {}
+    }
+    Some(next)
+}
+
+/// Whether a route status entry is written by one of Pylon's controllers.
+fn ours(parent: &Value) -> bool {
+    parent["controllerName"] == PYLON_CONTROLLER || parent["controllerName"] == ALB_CONTROLLER
+}
+
+/// Whether two statuses differ only in condition transition times.
+fn same_ignoring_times(a: &Value, b: &Value) -> bool {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != "lastTransitionTime")
+                    .map(|(k, v)| (k.clone(), strip(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+            other => other.clone(),
+        }
+    }
+    strip(a) == strip(b)
+}
+
+async fn apply(client: &Client, object: &ObjectRef, status: &Value) -> Result<(), kube::Error> {
+    let Some(kind) = Kind::from_name(&object.kind) else {
+        return Ok(());
+    };
+    let resource = pylon_source::resource(kind);
+    let api: Api<DynamicObject> = match &object.namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let patch = json!({
+        "apiVersion": resource.api_version,
+        "kind": resource.kind,
+        "status": status,
+    });
+    api.patch_status(
+        &object.name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
