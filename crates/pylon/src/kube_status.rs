@@ -24,10 +24,23 @@ pub struct Desired {
     pub snapshot: Arc<Snapshot>,
 }
 
-/// Writes the latest desired statuses whenever they change.
-pub async fn write_statuses(client: Client, mut desired: watch::Receiver<Option<Arc<Desired>>>) {
+/// Writes the latest desired statuses whenever they change, while this replica leads.
+pub async fn write_statuses(
+    client: Client,
+    mut desired: watch::Receiver<Option<Arc<Desired>>>,
+    mut leading: watch::Receiver<bool>,
+) {
     let mut written: BTreeMap<ObjectRef, Value> = BTreeMap::new();
     loop {
+        if !*leading.borrow_and_update() {
+            // A follower writes nothing; when it leads it checks everything again.
+            written.clear();
+            tokio::select! {
+                r = leading.changed() => if r.is_err() { return },
+                r = desired.changed() => if r.is_err() { return },
+            }
+            continue;
+        }
         let current = desired.borrow_and_update().clone();
         if let Some(d) = current {
             let mut failed = false;
@@ -94,8 +107,9 @@ pub async fn write_statuses(client: Client, mut desired: watch::Receiver<Option<
                 continue;
             }
         }
-        if desired.changed().await.is_err() {
-            return;
+        tokio::select! {
+            r = desired.changed() => if r.is_err() { return },
+            r = leading.changed() => if r.is_err() { return },
         }
     }
 }

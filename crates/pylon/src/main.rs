@@ -3,6 +3,7 @@
 
 mod admin;
 mod kube_status;
+mod leader;
 mod plan;
 mod report;
 mod run;
@@ -35,6 +36,15 @@ enum Command {
         /// The admin endpoint (/status, /config, /healthz). Keep it on loopback.
         #[arg(long, default_value = "127.0.0.1:9901")]
         admin: SocketAddr,
+        /// Kube mode: the namespace of the Lease that elects the replica writing statuses.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        leader_election_namespace: String,
+        /// Kube mode: this replica's name in the election [default: host name and process id].
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Kube mode: how long a leader's Lease lasts without renewal before another replica takes it.
+        #[arg(long, default_value_t = 15)]
+        lease_duration_seconds: u64,
     },
     /// Print the load balancers the manifests make, as a tree (or as JSON or YAML).
     Plan {
@@ -153,10 +163,21 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::Run { translate, admin } => {
+        Command::Run {
+            translate,
+            admin,
+            leader_election_namespace,
+            identity,
+            lease_duration_seconds,
+        } => {
             let runtime = tokio::runtime::Runtime::new()
                 .map_err(|e| format!("cannot start the runtime: {e}"))?;
-            runtime.block_on(run::run(&translate, admin))?;
+            let election = leader::Election {
+                namespace: leader_election_namespace,
+                identity: identity.unwrap_or_else(default_identity),
+                lease_duration: std::time::Duration::from_secs(lease_duration_seconds.max(1)),
+            };
+            runtime.block_on(run::run(&translate, admin, election))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { translate, output } => {
@@ -210,6 +231,14 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `<host name>-<process id>`: unique among replicas on one node and across nodes.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "pylon".to_string());
+    format!("{host}-{}", std::process::id())
 }
 
 /// Writes to standard output; a reader that went away (`pylon plan | head`) ends the program

@@ -3,7 +3,7 @@
 
 use crate::admin::{self, Admin};
 use crate::report::Published;
-use crate::{kube_status, state, TranslateArgs};
+use crate::{kube_status, leader, state, TranslateArgs};
 use arc_swap::ArcSwap;
 use pylon_model::Problem;
 use pylon_proxy::{ApplyReport, ListenerState, Proxy};
@@ -24,7 +24,11 @@ const REBIND_INTERVAL: Duration = Duration::from_secs(1);
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), String> {
+pub async fn run(
+    args: &TranslateArgs,
+    admin_addr: SocketAddr,
+    election: leader::Election,
+) -> Result<(), String> {
     let mut options = args.options()?;
     let state_dir = args.state_dir();
     let proxy = Arc::new(Proxy::new());
@@ -44,7 +48,13 @@ pub async fn run(args: &TranslateArgs, admin_addr: SocketAddr) -> Result<(), Str
     let mut snapshots = if args.kube {
         let source = KubeSource::connect().await?;
         tracing::info!("reading objects from the Kubernetes API server");
-        tokio::spawn(kube_status::write_statuses(source.client(), desired_rx));
+        let (leading_tx, leading_rx) = watch::channel(false);
+        tokio::spawn(leader::run(source.client(), election.clone(), leading_tx));
+        tokio::spawn(kube_status::write_statuses(
+            source.client(),
+            desired_rx,
+            leading_rx,
+        ));
         source.watch(KUBE_DEBOUNCE).await
     } else {
         drop(desired_rx);

@@ -18,7 +18,9 @@ struct KubeEnv {
 }
 
 impl KubeEnv {
-    fn up() -> Self {
+    /// Starts an API server; `base` picks its ports (etcd at `base`, the API server at
+    /// `base + 4000`) so that tests can run side by side.
+    fn up(base: u16) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let run = tempfile::tempdir().unwrap();
         let env = vec![
@@ -26,8 +28,8 @@ impl KubeEnv {
                 "PYLON_KUBE_RUN".to_string(),
                 run.path().display().to_string(),
             ),
-            ("ETCD_PORT".to_string(), "22379".to_string()),
-            ("APISERVER_PORT".to_string(), "26443".to_string()),
+            ("ETCD_PORT".to_string(), base.to_string()),
+            ("APISERVER_PORT".to_string(), (base + 4000).to_string()),
             ("PYLON_BIN".to_string(), PYLON.to_string()),
         ];
         let out = Command::new(root.join("scripts/kube-env"))
@@ -109,6 +111,233 @@ impl KubeEnv {
 
 fn condition<'a>(conditions: &'a serde_json::Value, kind: &str) -> Option<&'a serde_json::Value> {
     conditions.as_array()?.iter().find(|c| c["type"] == kind)
+}
+
+impl KubeEnv {
+    /// Starts `pylon run --kube` on this API server, in its own loopback network `net`.
+    fn pylon(&self, env: &Env, kubeconfig: &Path, extra: &[&str]) -> Process {
+        let log = env
+            .dir
+            .path()
+            .join(format!("pylon-{}.log", extra.join("-").replace('/', "_")));
+        let child = Command::new(PYLON)
+            .args(["run", "--kube", "--admin", &env.admin().to_string()])
+            .args(["--internet-facing-pool", &format!("127.{}.1.0/24", env.net)])
+            .args(["--internal-pool", &format!("127.{}.2.0/24", env.net)])
+            .args(["--state-dir", &env.state().display().to_string()])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let process = Process { child, log };
+        wait_until(
+            Duration::from_secs(20),
+            || http_get(env.admin(), "/healthz", None).is_ok(),
+            || format!("pylon never answered; log:\n{}", process.log_text()),
+        );
+        process
+    }
+
+    fn lease_holder(&self, namespace: &str) -> String {
+        let (ok, out) = self.kubectl(&[
+            "get",
+            "lease",
+            "-n",
+            namespace,
+            "pylon-leader",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ]);
+        if ok {
+            out
+        } else {
+            String::new()
+        }
+    }
+}
+
+const GATEWAY: &str = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: pylon}
+spec: {controllerName: pylon-project.github.io/gateway-controller}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: apps}
+spec:
+  gatewayClassName: pylon
+  listeners: [{name: http, protocol: HTTP, port: 8080}]
+"#;
+
+fn route(name: &str) -> String {
+    format!("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules: [{{backendRefs: [{{name: missing, port: 80}}]}}]\n")
+}
+
+fn route_accepted(kube: &KubeEnv, name: &str) -> bool {
+    let (ok, out) = kube.kubectl(&[
+        "get",
+        "httproute",
+        "-n",
+        "apps",
+        name,
+        "-o",
+        "jsonpath={.status.parents[0].conditions[?(@.type==\"Accepted\")].status}",
+    ]);
+    ok && out == "True"
+}
+
+/// Two replicas: both serve, one writes statuses; when it stops, the other takes the Lease
+/// within its duration and writes from then on.
+#[test]
+fn two_replicas_fail_over_status_writing() {
+    let kube = KubeEnv::up(22479);
+    kube.kubectl_apply(GATEWAY);
+    kube.kubectl_apply(&route("first"));
+    let (env_a, env_b) = (Env::new(52), Env::new(53));
+    let mut a = kube.pylon(
+        &env_a,
+        &kube.kubeconfig(),
+        &["--identity", "replica-a", "--lease-duration-seconds", "3"],
+    );
+    wait_until(
+        Duration::from_secs(10),
+        || kube.lease_holder("default") == "replica-a",
+        || "replica-a never took the Lease".into(),
+    );
+    let _b = kube.pylon(
+        &env_b,
+        &kube.kubeconfig(),
+        &["--identity", "replica-b", "--lease-duration-seconds", "3"],
+    );
+    wait_until(
+        Duration::from_secs(10),
+        || route_accepted(&kube, "first"),
+        || "the leader never wrote the route status".into(),
+    );
+    // Both replicas serve the Gateway (each on its own address here).
+    env_a.wait_for_gateway("apps", "gw", 8080);
+    env_b.wait_for_gateway("apps", "gw", 8080);
+    assert_eq!(
+        kube.lease_holder("default"),
+        "replica-a",
+        "the follower does not take a live Lease"
+    );
+
+    a.terminate();
+    let stopped = Instant::now();
+    wait_until(
+        Duration::from_secs(15),
+        || kube.lease_holder("default") == "replica-b",
+        || "replica-b never took over".into(),
+    );
+    let took = stopped.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "hand-over took {took:?} with a 3 s lease"
+    );
+    kube.kubectl_apply(&route("second"));
+    wait_until(
+        Duration::from_secs(10),
+        || route_accepted(&kube, "second"),
+        || "the new leader never wrote a status".into(),
+    );
+}
+
+/// The RBAC in deploy/ is enough: Pylon running with that ServiceAccount's token reads every kind
+/// and writes statuses and its Lease.
+#[test]
+fn the_deploy_rbac_is_sufficient() {
+    let kube = KubeEnv::up(22579);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for file in ["deploy/00-namespace.yaml", "deploy/01-rbac.yaml"] {
+        kube.kubectl_apply(&std::fs::read_to_string(root.join(file)).unwrap());
+    }
+    let (ok, token) = kube.kubectl(&["create", "token", "pylon", "-n", "pylon-system"]);
+    assert!(ok, "kubectl create token failed");
+    let admin = std::fs::read_to_string(kube.kubeconfig()).unwrap();
+    let server = admin
+        .lines()
+        .find(|l| l.trim_start().starts_with("server:"))
+        .unwrap()
+        .trim()
+        .trim_start_matches("server:")
+        .trim()
+        .to_string();
+    let ca = admin
+        .lines()
+        .find(|l| l.trim_start().starts_with("certificate-authority:"))
+        .unwrap()
+        .trim()
+        .trim_start_matches("certificate-authority:")
+        .trim()
+        .to_string();
+    let kubeconfig = kube.run.path().join("pylon-sa.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: {server}, certificate-authority: {ca}}}\nusers:\n- name: pylon\n  user: {{token: {}}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: pylon}}\ncurrent-context: c\n", token.trim()),
+    )
+    .unwrap();
+    kube.kubectl_apply(GATEWAY);
+    kube.kubectl_apply(&route("web"));
+    kube.kubectl_apply("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: apps}\nspec:\n  ingressClassName: alb\n  defaultBackend: {service: {name: missing, port: {number: 80}}}\n");
+    let env = Env::new(54);
+    let pylon = kube.pylon(
+        &env,
+        &kubeconfig,
+        &[
+            "--identity",
+            "sa",
+            "--leader-election-namespace",
+            "pylon-system",
+        ],
+    );
+    wait_until(
+        Duration::from_secs(10),
+        || route_accepted(&kube, "web"),
+        || {
+            format!(
+                "no route status written with the deploy RBAC; log:\n{}",
+                pylon.log_text()
+            )
+        },
+    );
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            kube.kubectl(&[
+                "get",
+                "ingress",
+                "-n",
+                "apps",
+                "web",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].ip}",
+            ])
+            .1
+            .starts_with("127.54.2.")
+        },
+        || {
+            format!(
+                "no Ingress status written with the deploy RBAC; log:\n{}",
+                pylon.log_text()
+            )
+        },
+    );
+    assert_eq!(kube.lease_holder("pylon-system"), "sa");
+    let log = pylon.log_text();
+    assert!(
+        !log.contains("cannot watch"),
+        "a kind could not be watched with the deploy RBAC:\n{log}"
+    );
+    assert!(
+        !log.contains("Forbidden") && !log.contains("forbidden"),
+        "{log}"
+    );
 }
 
 impl Drop for KubeEnv {
@@ -198,7 +427,7 @@ impl Drop for TestHost {
 
 #[test]
 fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
-    let kube = KubeEnv::up();
+    let kube = KubeEnv::up(22379);
     let (host_a, host_b) = (TestHost::new(71), TestHost::new(72));
     let mut pod_a = host_a.backend("10.244.71.2", "pod-a");
     let mut pod_b = host_b.backend("10.244.72.2", "pod-b");
