@@ -1,16 +1,19 @@
 //! Statuses back to the API server (kube mode): server-side apply of each object's status under
 //! one field manager, written only when it changed. Conditions keep their `lastTransitionTime`
-//! while their status stays the same; route `status.parents` entries of other controllers are
+//! while their status stays the same; errors become Warning Events on their objects; route `status.parents` entries of other controllers are
 //! kept as they are, and Pylon's entries for parents it no longer serves are removed.
 
-use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::api::{DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
+use pylon_model::k8s_openapi::api::core::v1::{Event as CoreEvent, EventSource, ObjectReference};
 use pylon_model::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use pylon_model::k8s_openapi::jiff::Timestamp;
+use pylon_model::Problem;
 use pylon_model::{Kind, Object, ObjectRef, Snapshot};
 use pylon_translate::{ObjectStatus, ALB_CONTROLLER, PYLON_CONTROLLER};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -21,6 +24,8 @@ pub const FIELD_MANAGER: &str = "pylon";
 /// statuses were computed from (for the current statuses and for route parents of others).
 pub struct Desired {
     pub statuses: Vec<ObjectStatus>,
+    /// Problems found; each new error on an object becomes a Warning Event on it.
+    pub problems: Vec<Problem>,
     pub snapshot: Arc<Snapshot>,
 }
 
@@ -31,6 +36,7 @@ pub async fn write_statuses(
     mut leading: watch::Receiver<bool>,
 ) {
     let mut written: BTreeMap<ObjectRef, Value> = BTreeMap::new();
+    let mut reported: BTreeSet<Problem> = BTreeSet::new();
     loop {
         if !*leading.borrow_and_update() {
             // A follower writes nothing; when it leads it checks everything again.
@@ -68,6 +74,21 @@ pub async fn write_statuses(
                         failed = true;
                         tracing::warn!(object = %status.object, error = %e, "cannot write status");
                     }
+                }
+            }
+            for problem in d
+                .problems
+                .iter()
+                .filter(|p| p.is_error() && p.object.is_some())
+            {
+                if reported.contains(problem) {
+                    continue;
+                }
+                match event(&client, problem).await {
+                    Ok(()) => {
+                        reported.insert(problem.clone());
+                    }
+                    Err(e) => tracing::debug!(error = %e, "cannot record an event"),
                 }
             }
             // Routes Pylon no longer has a status for (their Gateway is gone) lose Pylon's entries.
@@ -208,6 +229,54 @@ fn same_ignoring_times(a: &Value, b: &Value) -> bool {
         }
     }
     strip(a) == strip(b)
+}
+
+/// A Warning Event on the object a problem names, as `kubectl describe` shows them.
+async fn event(client: &Client, problem: &Problem) -> Result<(), kube::Error> {
+    let Some(object) = &problem.object else {
+        return Ok(());
+    };
+    let Some(kind) = Kind::from_name(&object.kind) else {
+        return Ok(());
+    };
+    let namespace = object
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    let now = Time(Timestamp::now());
+    let message = match &problem.field {
+        Some(field) => format!("{field}: {}", problem.message),
+        None => problem.message.clone(),
+    };
+    let event = CoreEvent {
+        metadata: ObjectMeta {
+            generate_name: Some("pylon-".to_string()),
+            namespace: Some(namespace.clone()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some(kind.api_versions()[0].to_string()),
+            kind: Some(object.kind.clone()),
+            name: Some(object.name.clone()),
+            namespace: object.namespace.clone(),
+            ..Default::default()
+        },
+        reason: Some("TranslationError".to_string()),
+        message: Some(message.chars().take(1024).collect()),
+        type_: Some("Warning".to_string()),
+        source: Some(EventSource {
+            component: Some(FIELD_MANAGER.to_string()),
+            host: None,
+        }),
+        first_timestamp: Some(now.clone()),
+        last_timestamp: Some(now),
+        count: Some(1),
+        ..Default::default()
+    };
+    Api::<CoreEvent>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &event)
+        .await?;
+    Ok(())
 }
 
 async fn apply(client: &Client, object: &ObjectRef, status: &Value) -> Result<(), kube::Error> {

@@ -99,3 +99,26 @@ async fn try_lead(api: &Api<Lease>, e: &Election) -> Result<bool, kube::Error> {
         Err(other) => Err(other),
     }
 }
+
+/// Gives the Lease up on shutdown (if this replica holds it), so that another replica, or this
+/// one restarted, leads at once instead of after the lease duration.
+pub async fn release(client: Client, election: &Election) {
+    let api: Api<Lease> = Api::namespaced(client, &election.namespace);
+    let Ok(Some(mut lease)) = api.get_opt(LEASE_NAME).await else {
+        return;
+    };
+    let Some(spec) = lease.spec.as_mut() else {
+        return;
+    };
+    if spec.holder_identity.as_deref() != Some(election.identity.as_str()) {
+        return;
+    }
+    spec.holder_identity = None;
+    spec.renew_time = Some(MicroTime(Timestamp::UNIX_EPOCH));
+    if let Err(e) = api
+        .replace(LEASE_NAME, &PostParams::default(), &lease)
+        .await
+    {
+        tracing::debug!(error = %e, "cannot release the Lease");
+    }
+}

@@ -45,8 +45,10 @@ pub async fn run(
     tracing::info!("admin endpoint on http://{admin_addr} (/status, /config, /healthz)");
     // In kube mode statuses go back to the API server too.
     let (desired_tx, desired_rx) = watch::channel(None);
+    let mut release = None;
     let mut snapshots = if args.kube {
         let source = KubeSource::connect().await?;
+        release = Some(source.client());
         tracing::info!("reading objects from the Kubernetes API server");
         let (leading_tx, leading_rx) = watch::channel(false);
         tokio::spawn(leader::run(source.client(), election.clone(), leading_tx));
@@ -104,6 +106,7 @@ pub async fn run(
                 .collect();
             let _ = desired_tx.send(Some(Arc::new(kube_status::Desired {
                 statuses,
+                problems: next.problems(),
                 snapshot: snapshot.clone(),
             })));
         }
@@ -121,6 +124,9 @@ pub async fn run(
         }
     }
     tracing::info!("shutting down: finishing in-flight requests");
+    if let Some(client) = release {
+        leader::release(client, &election).await;
+    }
     proxy.shutdown(SHUTDOWN_GRACE).await;
     Ok(())
 }

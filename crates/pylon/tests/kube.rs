@@ -329,6 +329,26 @@ fn the_deploy_rbac_is_sufficient() {
         },
     );
     assert_eq!(kube.lease_holder("pylon-system"), "sa");
+    // The missing backend is a Warning Event on the route.
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            let events = kube.get(&["events", "-n", "apps"]);
+            events["items"].as_array().is_some_and(|items| {
+                items.iter().any(|e| {
+                    e["involvedObject"]["name"] == "web"
+                        && e["reason"] == "TranslationError"
+                        && e["message"].as_str().is_some_and(|m| m.contains("missing"))
+                })
+            })
+        },
+        || {
+            format!(
+                "no Event about the missing backend: {}",
+                kube.get(&["events", "-n", "apps"])
+            )
+        },
+    );
     let log = pylon.log_text();
     assert!(
         !log.contains("cannot watch"),
@@ -446,32 +466,8 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
     );
 
     let env = Env::new(51);
-    let log = env.dir.path().join("pylon.log");
-    let pylon = Command::new(PYLON)
-        .args(["run", "--kube", "--admin", &env.admin().to_string()])
-        .args([
-            "--internet-facing-pool",
-            "127.51.1.0/24",
-            "--internal-pool",
-            "127.51.2.0/24",
-        ])
-        .args(["--state-dir", &env.state().display().to_string()])
-        .env("KUBECONFIG", kube.kubeconfig())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _pylon = Process { child: pylon, log };
-    wait_until(
-        Duration::from_secs(20),
-        || http_get(env.admin(), "/healthz", None).is_ok(),
-        || format!("pylon never answered; log:\n{}", _pylon.log_text()),
-    );
-    let started = Instant::now();
+    let mut pylon = kube.pylon(&env, &kube.kubeconfig(), &[]);
     let ingress = env.wait_for_address("demo", "nginx-ingress");
-    eprintln!(
-        "kube mode served the seed {:?} after start",
-        started.elapsed()
-    );
     let gateway = env.wait_for_gateway("demo", "nginx-gateway-ip", 80);
     for lb in [ingress, gateway] {
         let seen: std::collections::BTreeSet<String> = (0..4)
@@ -551,6 +547,39 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
     assert_eq!(
         condition(&parents[0]["conditions"], "Accepted").unwrap()["status"],
         "True"
+    );
+
+    // A restarted Pylon converges without rewriting statuses that are already right.
+    let version = |kind: &str, name: &str| {
+        kube.get(&[kind, "-n", "demo", name])["metadata"]["resourceVersion"].clone()
+    };
+    let before = (
+        version("gateway", "nginx-gateway-ip"),
+        version("httproute", "nginx-route-ip"),
+        version("ingress", "nginx-ingress"),
+    );
+    pylon.terminate();
+    let _restarted = kube.pylon(&env, &kube.kubeconfig(), &["--identity", "seed-2"]);
+    assert_eq!(
+        env.wait_for_gateway("demo", "nginx-gateway-ip", 80),
+        gateway,
+        "the same address after a restart"
+    );
+    // The stopped replica gave its Lease up, so the restarted one leads (and would write) at once.
+    wait_until(
+        Duration::from_secs(5),
+        || kube.lease_holder("default") == "seed-2",
+        || "the restarted replica never led".into(),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let after = (
+        version("gateway", "nginx-gateway-ip"),
+        version("httproute", "nginx-route-ip"),
+        version("ingress", "nginx-ingress"),
+    );
+    assert_eq!(
+        before, after,
+        "a restart must not rewrite unchanged statuses"
     );
 
     // Deleting the Gateway stops its listener and removes Pylon's entry from the route status.
