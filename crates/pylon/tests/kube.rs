@@ -483,15 +483,17 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
     // The EndpointSlice loses pod-a: live traffic follows within a second or so.
     let only_b = backends.replace("- addresses: [\"10.244.71.2\"]\n  conditions: {ready: true}\n  targetRef: {kind: Pod, namespace: demo, name: nginx-576c6b7b6-tsgvn}\n", "");
     assert_ne!(only_b, backends, "the edit removes pod-a");
-    let edited = Instant::now();
     kube.kubectl_apply(&only_b);
+    // Timed from when the API server has the edit (kubectl returned).
+    let edited = Instant::now();
     wait_until(
         Duration::from_secs(5),
         || (0..4).all(|_| http_get(gateway, "/", None).unwrap().backend() == "pod-b"),
         || "traffic never left pod-a".into(),
     );
     let took = edited.elapsed();
-    assert!(took < Duration::from_secs(3), "re-targeting took {took:?}");
+    eprintln!("re-targeting took {took:?}");
+    assert!(took < Duration::from_secs(1), "re-targeting took {took:?}");
     assert!((0..4).all(|_| http_get(ingress, "/", None).unwrap().backend() == "pod-b"));
 
     // Statuses in the API server, as kubectl shows them.
