@@ -14,10 +14,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
+/// One object as read: decoded once when it arrives, not on every snapshot.
+#[derive(Clone)]
+struct Entry {
+    object: Option<Object>,
+    problems: Vec<Problem>,
+}
+
 /// What the watchers have seen, by kind, then by namespace/name.
 #[derive(Default)]
 struct Store {
-    objects: BTreeMap<Kind, BTreeMap<(String, String), serde_json::Value>>,
+    objects: BTreeMap<Kind, BTreeMap<(String, String), Entry>>,
     /// The last watch error of each kind, cleared when the kind lists again.
     errors: BTreeMap<Kind, String>,
 }
@@ -119,7 +126,7 @@ async fn watch_kind(
     let mut events = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
-    let mut initial: Option<BTreeMap<(String, String), serde_json::Value>> = None;
+    let mut initial: Option<BTreeMap<(String, String), Entry>> = None;
     let mut announced = false;
     while let Some(event) = events.next().await {
         let mut s = store.lock().expect("store lock");
@@ -127,7 +134,7 @@ async fn watch_kind(
             Ok(Event::Init) => initial = Some(BTreeMap::new()),
             Ok(Event::InitApply(o)) => {
                 if let Some(map) = initial.as_mut() {
-                    map.insert(key(&o), to_json(kind, o));
+                    map.insert(key(&o), decode(kind, o));
                 }
             }
             Ok(Event::InitDone) => {
@@ -143,7 +150,7 @@ async fn watch_kind(
                 s.objects
                     .entry(kind)
                     .or_default()
-                    .insert(key(&o), to_json(kind, o));
+                    .insert(key(&o), decode(kind, o));
                 changed.notify_one();
             }
             Ok(Event::Delete(o)) => {
@@ -173,15 +180,23 @@ fn key(o: &DynamicObject) -> (String, String) {
     )
 }
 
-/// The object as the API server sent it, with `apiVersion` and `kind` filled in (list items may
-/// leave them out).
-fn to_json(kind: Kind, o: DynamicObject) -> serde_json::Value {
+/// Decodes the object as the API server sent it, with `apiVersion` and `kind` filled in (list
+/// items may leave them out).
+fn decode(kind: Kind, o: DynamicObject) -> Entry {
+    let source = match (&o.metadata.namespace, &o.metadata.name) {
+        (Some(ns), Some(name)) => format!("{kind} {ns}/{name}"),
+        (_, name) => format!("{kind} {}", name.as_deref().unwrap_or_default()),
+    };
     let mut value = serde_json::to_value(o).unwrap_or_default();
     if let Some(map) = value.as_object_mut() {
         map.insert("apiVersion".into(), kind.api_versions()[0].into());
         map.insert("kind".into(), kind.name().into());
     }
-    value
+    let decoded = decode_api_object(value, &source);
+    Entry {
+        object: decoded.objects.into_iter().next().map(|o| o.object),
+        problems: decoded.problems,
+    }
 }
 
 fn snapshot(store: &Mutex<Store>) -> Snapshot {
@@ -192,17 +207,9 @@ fn snapshot(store: &Mutex<Store>) -> Snapshot {
         .values()
         .map(|m| Problem::warning(None, None, m.clone()))
         .collect();
-    for (kind, items) in &s.objects {
-        for ((ns, name), value) in items {
-            let source = if ns.is_empty() {
-                format!("{kind} {name}")
-            } else {
-                format!("{kind} {ns}/{name}")
-            };
-            let decoded = decode_api_object(value.clone(), &source);
-            objects.extend(decoded.objects.into_iter().map(|o| o.object));
-            problems.extend(decoded.problems);
-        }
+    for entry in s.objects.values().flat_map(BTreeMap::values) {
+        objects.extend(entry.object.clone());
+        problems.extend(entry.problems.iter().cloned());
     }
     Snapshot::new(objects, problems)
 }
