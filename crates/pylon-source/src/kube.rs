@@ -29,6 +29,9 @@ struct Store {
     errors: BTreeMap<Kind, String>,
 }
 
+/// How long the API server must be quiet before a burst of events is translated.
+const QUIET: Duration = Duration::from_millis(3);
+
 pub struct KubeSource {
     client: Client,
 }
@@ -48,8 +51,8 @@ impl KubeSource {
         self.client.clone()
     }
 
-    /// Starts a watcher for every kind and publishes a snapshot after each burst of changes,
-    /// waiting `debounce` for the burst to end. The first snapshot is sent once every kind has
+    /// Starts a watcher for every kind and publishes a snapshot after each burst of changes
+    /// (a burst ends after a short quiet gap, or after `debounce` at most). The first snapshot is sent once every kind has
     /// listed (or failed to).
     pub async fn watch(self, debounce: Duration) -> watch::Receiver<Arc<Snapshot>> {
         let store = Arc::new(Mutex::new(Store::default()));
@@ -82,8 +85,19 @@ impl KubeSource {
         tokio::spawn(async move {
             loop {
                 changed.notified().await;
-                // Let a burst of events settle before translating everything again.
-                tokio::time::sleep(debounce).await;
+                // Coalesce a burst: wait for a short quiet gap, but never longer than `debounce`,
+                // so one change is served within milliseconds and a flood costs one translation.
+                let burst = tokio::time::Instant::now();
+                loop {
+                    tokio::select! {
+                        _ = changed.notified() => {
+                            if burst.elapsed() >= debounce {
+                                break;
+                            }
+                        }
+                        _ = tokio::time::sleep(QUIET) => break,
+                    }
+                }
                 let next = snapshot(&store);
                 if tx.is_closed() {
                     return;
