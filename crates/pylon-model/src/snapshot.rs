@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 /// change; nothing downstream knows which source it came from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
-    objects: BTreeMap<ObjectRef, Object>,
+    /// Objects by kind, then by reference: a kind's objects are found without walking the others.
+    objects: BTreeMap<Kind, BTreeMap<ObjectRef, Object>>,
+    /// EndpointSlices by the namespace and name of their Service.
+    slices: BTreeMap<(String, String), Vec<ObjectRef>>,
     /// Problems the source found while reading (malformed documents, duplicates, skipped kinds).
     pub problems: Vec<Problem>,
 }
@@ -28,28 +31,57 @@ impl Snapshot {
     /// Builds a snapshot. A later object with the same kind/namespace/name replaces an earlier one;
     /// sources report such duplicates before they get here.
     pub fn new(objects: impl IntoIterator<Item = Object>, problems: Vec<Problem>) -> Self {
-        let objects = objects.into_iter().map(|o| (o.object_ref(), o)).collect();
-        Snapshot { objects, problems }
+        let mut by_kind: BTreeMap<Kind, BTreeMap<ObjectRef, Object>> = BTreeMap::new();
+        let mut slices: BTreeMap<(String, String), Vec<ObjectRef>> = BTreeMap::new();
+        for object in objects {
+            let r = object.object_ref();
+            if let Object::EndpointSlice(s) = &object {
+                let service = s
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SERVICE_NAME_LABEL));
+                if let (Some(ns), Some(service)) = (&s.metadata.namespace, service) {
+                    slices
+                        .entry((ns.clone(), service.clone()))
+                        .or_default()
+                        .push(r.clone());
+                }
+            }
+            by_kind.entry(object.kind()).or_default().insert(r, object);
+        }
+        for refs in slices.values_mut() {
+            refs.sort();
+            refs.dedup();
+        }
+        Snapshot {
+            objects: by_kind,
+            slices,
+            problems,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.objects.len()
+        self.objects.values().map(BTreeMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+        self.len() == 0
     }
 
     pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.objects.values()
+        self.objects.values().flat_map(BTreeMap::values)
     }
 
     pub fn get(&self, r: &ObjectRef) -> Option<&Object> {
-        self.objects.get(r)
+        self.objects.get(&Kind::from_name(&r.kind)?)?.get(r)
     }
 
     fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Object> {
-        self.objects.values().filter(move |o| o.kind() == kind)
+        self.objects
+            .get(&kind)
+            .into_iter()
+            .flat_map(BTreeMap::values)
     }
 
     /// Ingresses in namespace/name order.
@@ -94,19 +126,12 @@ impl Snapshot {
         namespace: &'a str,
         service: &'a str,
     ) -> impl Iterator<Item = &'a EndpointSlice> + 'a {
-        self.of_kind(Kind::EndpointSlice)
-            .filter_map(move |o| match o {
-                Object::EndpointSlice(s)
-                    if s.metadata.namespace.as_deref() == Some(namespace)
-                        && s.metadata
-                            .labels
-                            .as_ref()
-                            .and_then(|l| l.get(SERVICE_NAME_LABEL))
-                            .map(String::as_str)
-                            == Some(service) =>
-                {
-                    Some(&**s)
-                }
+        self.slices
+            .get(&(namespace.to_string(), service.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(|r| match self.get(r) {
+                Some(Object::EndpointSlice(s)) => Some(&**s),
                 _ => None,
             })
     }

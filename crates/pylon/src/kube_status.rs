@@ -36,11 +36,14 @@ pub async fn write_statuses(
     mut leading: watch::Receiver<bool>,
 ) {
     let mut written: BTreeMap<ObjectRef, Value> = BTreeMap::new();
+    // The desired statuses already in the API server: unchanged ones cost nothing next time.
+    let mut settled: BTreeMap<ObjectRef, ObjectStatus> = BTreeMap::new();
     let mut reported: BTreeSet<Problem> = BTreeSet::new();
     loop {
         if !*leading.borrow_and_update() {
             // A follower writes nothing; when it leads it checks everything again.
             written.clear();
+            settled.clear();
             tokio::select! {
                 r = leading.changed() => if r.is_err() { return },
                 r = desired.changed() => if r.is_err() { return },
@@ -51,6 +54,9 @@ pub async fn write_statuses(
         if let Some(d) = current {
             let mut failed = false;
             for status in &d.statuses {
+                if settled.get(&status.object) == Some(status) {
+                    continue;
+                }
                 let Some(object) = d.snapshot.get(&status.object) else {
                     continue;
                 };
@@ -63,12 +69,14 @@ pub async fn write_statuses(
                     || same_ignoring_times(&existing, &next)
                 {
                     written.insert(status.object.clone(), next);
+                    settled.insert(status.object.clone(), status.clone());
                     continue;
                 }
                 match apply(&client, &status.object, &next).await {
                     Ok(()) => {
                         tracing::debug!(object = %status.object, "status written");
                         written.insert(status.object.clone(), next);
+                        settled.insert(status.object.clone(), status.clone());
                     }
                     Err(e) => {
                         failed = true;
