@@ -374,6 +374,8 @@ impl Drop for KubeEnv {
 /// `10.244.<n>.1` outside; removed when dropped.
 struct TestHost {
     name: String,
+    /// Processes started inside; killed with the host.
+    processes: Vec<Child>,
 }
 
 impl TestHost {
@@ -407,11 +409,14 @@ impl TestHost {
             "ip addr add 10.244.{n}.1/24 dev pyh{n} && ip link set pyh{n} up"
         ));
         sh(&format!("ip netns exec {name} sh -c 'ip addr add 10.244.{n}.2/24 dev pyn{n} && ip link set pyn{n} up && ip link set lo up'"));
-        TestHost { name }
+        TestHost {
+            name,
+            processes: vec![],
+        }
     }
 
     /// Starts a demo backend inside the namespace.
-    fn backend(&self, ip: &str, name: &str) -> Child {
+    fn backend(&mut self, ip: &str, name: &str) {
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -432,12 +437,16 @@ impl TestHost {
             || std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok(),
             || format!("{name} never listened"),
         );
-        child
+        self.processes.push(child);
     }
 }
 
 impl Drop for TestHost {
     fn drop(&mut self) {
+        for p in &mut self.processes {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
         // Deleting the namespace deletes the veth pair with it.
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
@@ -448,9 +457,9 @@ impl Drop for TestHost {
 #[test]
 fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
     let kube = KubeEnv::up(22379);
-    let (host_a, host_b) = (TestHost::new(71), TestHost::new(72));
-    let mut pod_a = host_a.backend("10.244.71.2", "pod-a");
-    let mut pod_b = host_b.backend("10.244.72.2", "pod-b");
+    let (mut host_a, mut host_b) = (TestHost::new(71), TestHost::new(72));
+    host_a.backend("10.244.71.2", "pod-a");
+    host_b.backend("10.244.72.2", "pod-b");
 
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/eks-seed");
     let backends = std::fs::read_to_string(format!("{example}/00-nginx-backend.yaml"))
@@ -613,8 +622,4 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
         "pod-b",
         "the Ingress keeps serving"
     );
-
-    let _ = pod_a.kill();
-    let _ = pod_b.kill();
-    let _ = (pod_a.wait(), pod_b.wait());
 }
