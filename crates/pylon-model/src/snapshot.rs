@@ -11,17 +11,40 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Everything Pylon knows about the outside world at one moment. Sources build a new one on every
 /// change; nothing downstream knows which source it came from.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Objects by kind, then by reference: a kind's objects are found without walking the others.
-    objects: BTreeMap<Kind, BTreeMap<ObjectRef, Object>>,
+    /// Shared: successive snapshots of a source hold the same unchanged objects.
+    objects: BTreeMap<Kind, BTreeMap<ObjectRef, Arc<Object>>>,
     /// EndpointSlices by the namespace and name of their Service.
     slices: BTreeMap<(String, String), Vec<ObjectRef>>,
     /// Problems the source found while reading (malformed documents, duplicates, skipped kinds).
     pub problems: Vec<Problem>,
+}
+
+impl PartialEq for Snapshot {
+    /// Shared objects compare by pointer first, so comparing two snapshots of a big cluster that
+    /// differ in one object costs little.
+    fn eq(&self, other: &Self) -> bool {
+        self.problems == other.problems
+            && self.slices == other.slices
+            && self.objects.len() == other.objects.len()
+            && self
+                .objects
+                .iter()
+                .zip(&other.objects)
+                .all(|((ka, a), (kb, b))| {
+                    ka == kb
+                        && a.len() == b.len()
+                        && a.iter().zip(b).all(|((ra, oa), (rb, ob))| {
+                            ra == rb && (Arc::ptr_eq(oa, ob) || oa == ob)
+                        })
+                })
+    }
 }
 
 /// The label that ties an EndpointSlice to its Service.
@@ -31,11 +54,19 @@ impl Snapshot {
     /// Builds a snapshot. A later object with the same kind/namespace/name replaces an earlier one;
     /// sources report such duplicates before they get here.
     pub fn new(objects: impl IntoIterator<Item = Object>, problems: Vec<Problem>) -> Self {
-        let mut by_kind: BTreeMap<Kind, BTreeMap<ObjectRef, Object>> = BTreeMap::new();
+        Self::from_shared(objects.into_iter().map(Arc::new), problems)
+    }
+
+    /// Builds a snapshot of objects shared with other snapshots.
+    pub fn from_shared(
+        objects: impl IntoIterator<Item = Arc<Object>>,
+        problems: Vec<Problem>,
+    ) -> Self {
+        let mut by_kind: BTreeMap<Kind, BTreeMap<ObjectRef, Arc<Object>>> = BTreeMap::new();
         let mut slices: BTreeMap<(String, String), Vec<ObjectRef>> = BTreeMap::new();
         for object in objects {
             let r = object.object_ref();
-            if let Object::EndpointSlice(s) = &object {
+            if let Object::EndpointSlice(s) = &*object {
                 let service = s
                     .metadata
                     .labels
@@ -70,11 +101,17 @@ impl Snapshot {
     }
 
     pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.objects.values().flat_map(BTreeMap::values)
+        self.objects
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(|o| &**o)
     }
 
     pub fn get(&self, r: &ObjectRef) -> Option<&Object> {
-        self.objects.get(&Kind::from_name(&r.kind)?)?.get(r)
+        self.objects
+            .get(&Kind::from_name(&r.kind)?)?
+            .get(r)
+            .map(|o| &**o)
     }
 
     fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Object> {
@@ -82,6 +119,7 @@ impl Snapshot {
             .get(&kind)
             .into_iter()
             .flat_map(BTreeMap::values)
+            .map(|o| &**o)
     }
 
     /// Ingresses in namespace/name order.

@@ -17,7 +17,10 @@ use tokio::sync::{watch, Notify};
 /// One object as read: decoded once when it arrives, not on every snapshot.
 #[derive(Clone)]
 struct Entry {
-    object: Option<Object>,
+    object: Option<Arc<Object>>,
+    /// The object without its status and bookkeeping (resourceVersion, managedFields): what
+    /// translation depends on.
+    spec: serde_json::Value,
     problems: Vec<Problem>,
 }
 
@@ -161,11 +164,17 @@ async fn watch_kind(
                 }
             }
             Ok(Event::Apply(o)) => {
-                s.objects
-                    .entry(kind)
-                    .or_default()
-                    .insert(key(&o), decode(kind, o));
-                changed.notify_one();
+                let entry = decode(kind, o.clone());
+                let objects = s.objects.entry(kind).or_default();
+                // A change of status alone (Pylon's own writes, mostly) does not change what is
+                // served: keep the newer object for the status writer, translate nothing again.
+                let unchanged = objects
+                    .get(&key(&o))
+                    .is_some_and(|old| old.spec == entry.spec);
+                objects.insert(key(&o), entry);
+                if !unchanged {
+                    changed.notify_one();
+                }
             }
             Ok(Event::Delete(o)) => {
                 s.objects.entry(kind).or_default().remove(&key(&o));
@@ -206,16 +215,29 @@ fn decode(kind: Kind, o: DynamicObject) -> Entry {
         map.insert("apiVersion".into(), kind.api_versions()[0].into());
         map.insert("kind".into(), kind.name().into());
     }
+    let mut spec = value.clone();
+    if let Some(map) = spec.as_object_mut() {
+        map.remove("status");
+        if let Some(meta) = map.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+        }
+    }
     let decoded = decode_api_object(value, &source);
     Entry {
-        object: decoded.objects.into_iter().next().map(|o| o.object),
+        object: decoded
+            .objects
+            .into_iter()
+            .next()
+            .map(|o| Arc::new(o.object)),
+        spec,
         problems: decoded.problems,
     }
 }
 
 fn snapshot(store: &Mutex<Store>) -> Snapshot {
     let s = store.lock().expect("store lock");
-    let mut objects: Vec<Object> = Vec::new();
+    let mut objects: Vec<Arc<Object>> = Vec::new();
     let mut problems: Vec<Problem> = s
         .errors
         .values()
@@ -225,5 +247,5 @@ fn snapshot(store: &Mutex<Store>) -> Snapshot {
         objects.extend(entry.object.clone());
         problems.extend(entry.problems.iter().cloned());
     }
-    Snapshot::new(objects, problems)
+    Snapshot::from_shared(objects, problems)
 }

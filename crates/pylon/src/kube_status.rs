@@ -72,6 +72,19 @@ pub async fn write_statuses(
                     settled.insert(status.object.clone(), status.clone());
                     continue;
                 }
+                // The snapshot does not follow status-only changes; read what is there now, so
+                // that entries another controller just wrote are kept.
+                let fresh = current_status(&client, &status.object)
+                    .await
+                    .unwrap_or(existing);
+                let Some(next) = next_status(status, &fresh) else {
+                    continue;
+                };
+                if same_ignoring_times(&fresh, &next) {
+                    written.insert(status.object.clone(), next);
+                    settled.insert(status.object.clone(), status.clone());
+                    continue;
+                }
                 match apply(&client, &status.object, &next).await {
                     Ok(()) => {
                         tracing::debug!(object = %status.object, "status written");
@@ -285,6 +298,21 @@ async fn event(client: &Client, problem: &Problem) -> Result<(), kube::Error> {
         .create(&PostParams::default(), &event)
         .await?;
     Ok(())
+}
+
+fn api(client: &Client, object: &ObjectRef) -> Option<Api<DynamicObject>> {
+    let kind = Kind::from_name(&object.kind)?;
+    let resource = pylon_source::resource(kind);
+    Some(match &object.namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    })
+}
+
+/// The object's status as the API server has it now.
+async fn current_status(client: &Client, object: &ObjectRef) -> Option<Value> {
+    let current = api(client, object)?.get(&object.name).await.ok()?;
+    Some(current.data.get("status").cloned().unwrap_or(Value::Null))
 }
 
 async fn apply(client: &Client, object: &ObjectRef, status: &Value) -> Result<(), kube::Error> {

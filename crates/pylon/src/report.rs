@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 /// One translated and applied configuration.
 pub struct Published {
     pub generation: u64,
-    pub translation: Translation,
+    /// Shared with the run loop, which keeps it to retry binds without translating again.
+    pub translation: std::sync::Arc<Translation>,
     pub apply: ApplyReport,
 }
 

@@ -34,7 +34,7 @@ pub async fn run(
     let proxy = Arc::new(Proxy::new());
     let published = Arc::new(ArcSwap::from_pointee(Published {
         generation: 0,
-        translation: Translation::default(),
+        translation: Arc::new(Translation::default()),
         apply: ApplyReport::default(),
     }));
     let admin = Arc::new(Admin {
@@ -66,12 +66,12 @@ pub async fn run(
     let mut reported: BTreeSet<Problem> = BTreeSet::new();
     let mut listening: BTreeSet<(String, String)> = BTreeSet::new();
     let mut generation = 0;
-    let mut translation = Translation::default();
+    let mut translation = Arc::new(Translation::default());
     let mut retranslate = true;
     loop {
         if retranslate {
             snapshot = snapshots.borrow_and_update().clone();
-            translation = translate(&snapshot, &options);
+            translation = Arc::new(translate(&snapshot, &options));
             generation += 1;
             if translation.reserved != options.reserved {
                 if let Err(e) = state::save_addresses(&state_dir, &translation.reserved) {
