@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod kube_env;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
