@@ -61,27 +61,26 @@ pub(super) fn reshape<A: Serialize, B: DeserializeOwned>(a: &A) -> Option<B> {
         .and_then(|v| serde_json::from_value(v).ok())
 }
 
-fn meta(
-    object: ObjectRef,
+/// A route's name, generation and creation time (for precedence).
+fn identity(
+    kind: Kind,
     m: &pylon_model::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
 ) -> (ObjectRef, i64, Option<String>) {
-    (
-        object,
-        m.generation.unwrap_or(0),
-        m.creation_timestamp
-            .as_ref()
-            .and_then(|t| serde_json::to_value(t).ok())
-            .and_then(|v| v.as_str().map(str::to_string)),
-    )
+    let object = ObjectRef::namespaced(
+        kind,
+        m.namespace.as_deref().unwrap_or("default"),
+        m.name.as_deref().unwrap_or_default(),
+    );
+    let created = m
+        .creation_timestamp
+        .as_ref()
+        .and_then(|t| serde_json::to_value(t).ok())
+        .and_then(|v| v.as_str().map(str::to_string));
+    (object, m.generation.unwrap_or(0), created)
 }
 
 pub fn from_http(route: &HttpRoute) -> RouteView {
-    let object = ObjectRef::namespaced(
-        Kind::HTTPRoute,
-        route.metadata.namespace.as_deref().unwrap_or("default"),
-        route.metadata.name.as_deref().unwrap_or_default(),
-    );
-    let (object, generation, created) = meta(object, &route.metadata);
+    let (object, generation, created) = identity(Kind::HTTPRoute, &route.metadata);
     // The CRD default: one rule matching every path.
     let rules = route
         .spec
@@ -148,12 +147,7 @@ fn http_backend(b: &HttpRouteRulesBackendRefs) -> BackendView {
 }
 
 pub fn from_grpc(route: &GrpcRoute) -> RouteView {
-    let object = ObjectRef::namespaced(
-        Kind::GRPCRoute,
-        route.metadata.namespace.as_deref().unwrap_or("default"),
-        route.metadata.name.as_deref().unwrap_or_default(),
-    );
-    let (object, generation, created) = meta(object, &route.metadata);
+    let (object, generation, created) = identity(Kind::GRPCRoute, &route.metadata);
     let rules = route
         .spec
         .rules
