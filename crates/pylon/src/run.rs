@@ -71,7 +71,9 @@ pub async fn run(
     loop {
         if retranslate {
             snapshot = snapshots.borrow_and_update().clone();
+            let started = std::time::Instant::now();
             translation = Arc::new(translate(&snapshot, &options));
+            tracing::debug!(objects = snapshot.len(), elapsed = ?started.elapsed(), "translated");
             generation += 1;
             if translation.reserved != options.reserved {
                 if let Err(e) = state::save_addresses(&state_dir, &translation.reserved) {
@@ -80,7 +82,9 @@ pub async fn run(
                 options.reserved = translation.reserved.clone();
             }
         }
+        let started = std::time::Instant::now();
         let apply = proxy.apply(&translation.ir);
+        tracing::debug!(elapsed = ?started.elapsed(), "applied");
         let unbound = apply.listeners.values().any(|s| matches!(s, ListenerState::NotBound { reason } if reason.starts_with("cannot bind")));
         let next = Published {
             generation,

@@ -92,7 +92,6 @@ impl Backends<'_> {
                 format!("backendRef to Service {ns}/{name} needs a port"),
             ));
         };
-        let settings = self.settings(&ns, name);
         let port = PortRef::Number(port);
         let backend = Backend {
             lb_id: self.lb_id,
@@ -106,6 +105,7 @@ impl Backends<'_> {
         if self.target_groups.contains_key(&id) {
             return Ok(id);
         }
+        let settings = self.settings(&ns, name);
         match target_group::build(&backend, &settings, self.snapshot) {
             Ok(tg) => {
                 self.target_groups.insert(id.clone(), tg);

@@ -129,6 +129,10 @@ pub fn translate(snapshot: &Snapshot, options: &Options, problems: &mut Vec<Prob
         .chain(snapshot.grpc_routes().map(routes::from_grpc))
         .collect();
     let mut attachments: BTreeSet<(usize, usize, usize)> = BTreeSet::new();
+    // Target groups resolved while checking references, per Gateway: every route that names the
+    // same Service resolves it once.
+    let mut scratch: Vec<BTreeMap<String, pylon_ir::TargetGroup>> =
+        vec![BTreeMap::new(); gateways.len()];
     for (ri, route) in routes.iter().enumerate() {
         let mut parents = Vec::new();
         let mut route_problems = BTreeSet::new();
@@ -140,7 +144,8 @@ pub fn translate(snapshot: &Snapshot, options: &Options, problems: &mut Vec<Prob
             let gb = &gateways[gi];
             let generation = route.generation;
             // References resolve with this Gateway's class and target group defaults.
-            let (ref_errors, filter_error) = check_refs(route, gb, snapshot, options);
+            let (ref_errors, filter_error) =
+                check_refs(route, gb, snapshot, options, &mut scratch[gi]);
             route_problems.extend(
                 ref_errors
                     .iter()
@@ -335,8 +340,8 @@ fn check_refs(
     gateway: &GatewayBuild,
     snapshot: &Snapshot,
     options: &Options,
+    scratch: &mut BTreeMap<String, pylon_ir::TargetGroup>,
 ) -> (Vec<RefError>, Option<RefError>) {
-    let mut scratch = BTreeMap::new();
     let mut scratch_problems = Vec::new();
     let mut backends = Backends {
         snapshot,
@@ -346,7 +351,7 @@ fn check_refs(
         default_props: gateway.default_props.as_ref(),
         route: &route.object,
         route_kind: route.kind,
-        target_groups: &mut scratch,
+        target_groups: scratch,
         problems: &mut scratch_problems,
     };
     let mut errors = Vec::new();
