@@ -110,7 +110,7 @@ pub async fn run(
                 .collect();
             let _ = desired_tx.send(Some(Arc::new(kube_status::Desired {
                 statuses,
-                problems: next.problems(),
+                problems: reported.iter().cloned().collect(),
                 snapshot: snapshot.clone(),
             })));
         }

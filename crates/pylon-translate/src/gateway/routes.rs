@@ -109,14 +109,7 @@ pub fn from_http(route: &HttpRoute) -> RouteView {
                         .map(|t| (t.request.as_deref(), t.backend_request.as_deref())),
                 );
                 let mut invalid = timeout_error;
-                let matches = match rule.matches.as_deref() {
-                    None | Some([]) => vec![http_match(&HttpRouteRulesMatches::default())],
-                    Some(list) => list.iter().map(http_match).collect(),
-                };
-                let matches = matches
-                    .into_iter()
-                    .filter_map(|m| m.map_err(|e| invalid = Some(e)).ok())
-                    .collect();
+                let matches = match_views(rule.matches.as_deref(), http_match, &mut invalid);
                 RuleView {
                     matches,
                     filters: rule.filters.clone().unwrap_or_default(),
@@ -170,14 +163,7 @@ pub fn from_grpc(route: &GrpcRoute) -> RouteView {
             .iter()
             .map(|rule| {
                 let mut invalid = None;
-                let matches = match rule.matches.as_deref() {
-                    None | Some([]) => vec![grpc_match(&GrpcRouteRulesMatches::default())],
-                    Some(list) => list.iter().map(grpc_match).collect(),
-                };
-                let matches = matches
-                    .into_iter()
-                    .filter_map(|m| m.map_err(|e| invalid = Some(e)).ok())
-                    .collect();
+                let matches = match_views(rule.matches.as_deref(), grpc_match, &mut invalid);
                 RuleView {
                     matches,
                     filters: rule.filters.iter().flatten().filter_map(reshape).collect(),
@@ -194,6 +180,23 @@ pub fn from_grpc(route: &GrpcRoute) -> RouteView {
             })
             .collect(),
     }
+}
+
+/// A rule's matches (none: the CRD default, one match of everything); a match that cannot be
+/// served is left out and its reason kept in `invalid`.
+fn match_views<M: Default>(
+    matches: Option<&[M]>,
+    view: fn(&M) -> Result<MatchView, String>,
+    invalid: &mut Option<String>,
+) -> Vec<MatchView> {
+    let results: Vec<Result<MatchView, String>> = match matches {
+        None | Some([]) => vec![view(&M::default())],
+        Some(list) => list.iter().map(view).collect(),
+    };
+    results
+        .into_iter()
+        .filter_map(|m| m.map_err(|e| *invalid = Some(e)).ok())
+        .collect()
 }
 
 fn regex_ok(pattern: &str, what: &str) -> Result<(), String> {
