@@ -75,9 +75,9 @@ ports: [{name: http, port: 8080}]
 endpoints: [{addresses: [10.244.90.2], conditions: {ready: true}}]
 YAML
 
-PYLON_LOG=warn target/release/pylon run --kube --admin 127.90.0.1:9901 \
+PYLON_LOG=${PYLON_LOG:-warn} target/release/pylon run --kube --admin 127.90.0.1:9901 \
   --internet-facing-pool 127.90.1.0/24 --internal-pool 127.90.2.0/24 --state-dir "$work/state" \
-  --identity bench 2>"$work/pylon.log" &
+  --identity bench 2>"${PYLON_BENCH_LOG:-$work/pylon.log}" &
 pylon=$!
 pids+=($pylon)
 address=""
@@ -86,7 +86,7 @@ for _ in $(seq 1 100); do
   [ -n "$address" ] && break
   sleep 0.1
 done
-[ -n "$address" ] || { echo "the Gateway never got an address" >&2; cat "$work/pylon.log" >&2; exit 1; }
+[ -n "$address" ] || { echo "the Gateway never got an address" >&2; cat "${PYLON_BENCH_LOG:-$work/pylon.log}" >&2; exit 1; }
 
 report=$(target/release/kube-routes "$address:8080" "$pylon" "$ROUTES" "$TOTAL")
 {

@@ -114,6 +114,15 @@ impl Snapshot {
             .map(|o| &**o)
     }
 
+    /// A kind's objects as shared with other snapshots, in namespace/name order: what a consumer
+    /// keeps to recognise an object it has seen before (`Arc::ptr_eq`).
+    pub fn shared(&self, kind: Kind) -> impl Iterator<Item = &Arc<Object>> {
+        self.objects
+            .get(&kind)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+    }
+
     fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Object> {
         self.objects
             .get(&kind)

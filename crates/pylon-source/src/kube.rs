@@ -33,7 +33,7 @@ struct Store {
 }
 
 /// How long the API server must be quiet before a burst of events is translated.
-const QUIET: Duration = Duration::from_millis(3);
+const QUIET: Duration = Duration::from_millis(1);
 
 pub struct KubeSource {
     client: Client,
@@ -173,6 +173,7 @@ async fn watch_kind(
                     .is_some_and(|old| old.spec == entry.spec);
                 objects.insert(key(&o), entry);
                 if !unchanged {
+                    tracing::trace!(%kind, name = o.metadata.name.as_deref(), "changed");
                     changed.notify_one();
                 }
             }

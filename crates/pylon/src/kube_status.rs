@@ -15,7 +15,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
+
+/// How long desired statuses must stay the same before they are written...
+const BATCH_QUIET: Duration = Duration::from_millis(20);
+/// ...but never longer than this after the first change.
+const BATCH_MAX: Duration = Duration::from_millis(100);
 
 /// The field manager Pylon applies statuses as.
 pub const FIELD_MANAGER: &str = "pylon";
@@ -145,13 +151,22 @@ pub async fn write_statuses(
             }
             if failed {
                 // Try again soon even if nothing changes.
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         }
         tokio::select! {
             r = desired.changed() => if r.is_err() { return },
             r = leading.changed() => if r.is_err() { return },
+        }
+        // Statuses of a burst of changes are written once, after it: fewer writes for the API
+        // server, and no competing with the translations that serve the changes.
+        let burst = tokio::time::Instant::now();
+        while burst.elapsed() < BATCH_MAX {
+            tokio::select! {
+                r = desired.changed() => if r.is_err() { return },
+                _ = tokio::time::sleep(BATCH_QUIET) => break,
+            }
         }
     }
 }

@@ -18,6 +18,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc: translation and the proxy allocate many small, short-lived objects.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Pylon reads Kubernetes manifests (Ingress with AWS Load Balancer Controller annotations,
 /// Services, EndpointSlices, Nodes) and serves them with its built-in L7 load balancer.
 #[derive(Parser)]

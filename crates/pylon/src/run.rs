@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use pylon_model::Problem;
 use pylon_proxy::{ApplyReport, ListenerState, Proxy};
 use pylon_source::{FileSource, KubeSource};
-use pylon_translate::{translate, Translation};
+use pylon_translate::{translate_with, Memo, Translation};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,11 +68,12 @@ pub async fn run(
     let mut generation = 0;
     let mut translation = Arc::new(Translation::default());
     let mut retranslate = true;
+    let mut memo = Memo::default();
     loop {
         if retranslate {
             snapshot = snapshots.borrow_and_update().clone();
             let started = std::time::Instant::now();
-            translation = Arc::new(translate(&snapshot, &options));
+            translation = Arc::new(translate_with(&snapshot, &options, &mut memo));
             tracing::debug!(objects = snapshot.len(), elapsed = ?started.elapsed(), "translated");
             generation += 1;
             if translation.reserved != options.reserved {
@@ -114,7 +115,9 @@ pub async fn run(
                 snapshot: snapshot.clone(),
             })));
         }
-        published.store(Arc::new(next));
+        // The previous translation is freed on another thread: a large one takes milliseconds.
+        let previous = published.swap(Arc::new(next));
+        tokio::task::spawn_blocking(move || drop(previous));
         tokio::select! {
             changed = snapshots.changed() => {
                 if changed.is_err() {

@@ -253,7 +253,7 @@ impl GatewayBuild {
     pub fn load_balancer(
         &self,
         attached: &[(usize, usize)],
-        routes: &[RouteView],
+        routes: &[std::sync::Arc<RouteView>],
         snapshot: &Snapshot,
         options: &Options,
         problems: &mut Vec<Problem>,
@@ -330,22 +330,26 @@ impl GatewayBuild {
         }
         let listeners = by_port
             .into_iter()
-            .map(|(port, (protocol, mut rules))| {
-                rules.sort_by(|a, b| precedence::compare(&a.0, &b.0));
+            .map(|(port, (protocol, candidates))| {
+                // Sorted by reference: rules are large, keys are compared many times.
+                let (keys, mut unsorted): (Vec<_>, Vec<_>) =
+                    candidates.into_iter().map(|(k, r)| (k, Some(r))).unzip();
+                let mut order: Vec<usize> = (0..keys.len()).collect();
+                order.sort_by(|&a, &b| precedence::compare(&keys[a], &keys[b]));
+                let mut rules: Vec<Rule> = order
+                    .into_iter()
+                    .filter_map(|i| unsorted[i].take())
+                    .collect();
                 // The same rule reached through two listeners of one port counts once.
-                rules.dedup_by(|a, b| a.1 == b.1);
+                rules.dedup();
+                for (i, rule) in rules.iter_mut().enumerate() {
+                    rule.priority = i as u32 + 1;
+                }
                 Listener {
                     id: format!("{}/listener/{port}", self.lb_id),
                     protocol,
                     port,
-                    rules: rules
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, (_, mut rule))| {
-                            rule.priority = i as u32 + 1;
-                            rule
-                        })
-                        .collect(),
+                    rules,
                     default_action: Action::fixed(404, None),
                 }
             })

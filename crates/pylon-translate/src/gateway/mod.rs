@@ -113,7 +113,14 @@ struct Class<'a> {
     config: Option<&'a LoadBalancerConfiguration>,
 }
 
-pub fn translate(snapshot: &Snapshot, options: &Options, problems: &mut Vec<Problem>) -> Output {
+pub use routes::Memo;
+
+pub fn translate(
+    snapshot: &Snapshot,
+    options: &Options,
+    memo: &mut Memo,
+    problems: &mut Vec<Problem>,
+) -> Output {
     let mut out = Output::default();
     let classes = classes(snapshot, &mut out.statuses);
     let mut gateways: Vec<GatewayBuild> = snapshot
@@ -123,11 +130,7 @@ pub fn translate(snapshot: &Snapshot, options: &Options, problems: &mut Vec<Prob
             Some(GatewayBuild::new(gw, class, snapshot, options))
         })
         .collect();
-    let routes: Vec<RouteView> = snapshot
-        .http_routes()
-        .map(routes::from_http)
-        .chain(snapshot.grpc_routes().map(routes::from_grpc))
-        .collect();
+    let routes = memo.views(snapshot);
     let mut attachments: BTreeSet<(usize, usize, usize)> = BTreeSet::new();
     // Target groups resolved while checking references, per Gateway: every route that names the
     // same Service resolves it once.

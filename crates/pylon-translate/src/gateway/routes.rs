@@ -13,9 +13,44 @@ use gateway_api::apis::standard::httproutes::{
 };
 use pylon_ir::{Condition, MatchKind, Timeouts};
 use pylon_model::{Kind, ObjectRef};
+use pylon_model::{Object, Snapshot};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Route views kept between translations, keyed by the shared object each came from (held, so
+/// its address cannot be reused): a route that did not change is not read again.
+#[derive(Default)]
+pub struct Memo {
+    views: HashMap<usize, (Arc<Object>, Arc<RouteView>)>,
+}
+
+impl Memo {
+    /// The views of every HTTPRoute, then every GRPCRoute, in the snapshot's order.
+    pub fn views(&mut self, snapshot: &Snapshot) -> Vec<Arc<RouteView>> {
+        let mut kept = HashMap::with_capacity(self.views.len());
+        let mut out = Vec::new();
+        let objects = snapshot
+            .shared(Kind::HTTPRoute)
+            .chain(snapshot.shared(Kind::GRPCRoute));
+        for object in objects {
+            let key = Arc::as_ptr(object) as usize;
+            let view = match self.views.remove(&key) {
+                Some((_, view)) => view,
+                None => match &**object {
+                    Object::HTTPRoute(r) => Arc::new(from_http(r)),
+                    Object::GRPCRoute(r) => Arc::new(from_grpc(r)),
+                    _ => continue,
+                },
+            };
+            kept.insert(key, (object.clone(), view.clone()));
+            out.push(view);
+        }
+        self.views = kept;
+        out
+    }
+}
 
 pub struct RouteView {
     pub kind: Kind,
