@@ -84,5 +84,14 @@ spec:
         std::hint::black_box(translate_with(&snapshot, &options, &mut memo));
     }
     let warm = started.elapsed() / iterations;
+    let shared: Vec<_> = pylon_model::Kind::ALL
+        .iter()
+        .flat_map(|k| snapshot.shared(*k).cloned())
+        .collect();
+    let started = Instant::now();
+    for _ in 0..iterations {
+        std::hint::black_box(Snapshot::from_shared(shared.iter().cloned(), vec![]));
+    }
+    println!("snapshot of {} objects built in {:?}", shared.len(), started.elapsed() / iterations);
     println!("{routes} routes, {rules} rules: {cold:?} per translation, {warm:?} with a memo");
 }
