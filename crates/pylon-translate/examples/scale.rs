@@ -92,6 +92,10 @@ spec:
     for _ in 0..iterations {
         std::hint::black_box(Snapshot::from_shared(shared.iter().cloned(), vec![]));
     }
-    println!("snapshot of {} objects built in {:?}", shared.len(), started.elapsed() / iterations);
+    println!(
+        "snapshot of {} objects built in {:?}",
+        shared.len(),
+        started.elapsed() / iterations
+    );
     println!("{routes} routes, {rules} rules: {cold:?} per translation, {warm:?} with a memo");
 }

@@ -58,5 +58,8 @@ fn memo_changes_nothing() {
             }
         }
     }
-    assert!(routes_seen > 50, "only {routes_seen} routes in the golden cases");
+    assert!(
+        routes_seen > 50,
+        "only {routes_seen} routes in the golden cases"
+    );
 }
