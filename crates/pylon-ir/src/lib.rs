@@ -100,6 +100,27 @@ pub struct Listener {
     pub rules: Vec<Rule>,
     /// What a request that matches no rule gets.
     pub default_action: Action,
+    /// HTTPS: the certificates TLS is terminated with, chosen by SNI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<ServerCertificate>,
+}
+
+/// A certificate an HTTPS listener serves. The key material stays out of plans and `/config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerCertificate {
+    /// The host name (exact, or `*.` wildcard) whose TLS handshakes get this certificate; none:
+    /// every host name no other certificate of the listener names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The Secret it came from.
+    pub secret: ObjectRef,
+    /// The PEM certificate chain (`tls.crt`).
+    #[serde(skip)]
+    pub chain_pem: Vec<u8>,
+    /// The PEM private key (`tls.key`).
+    #[serde(skip)]
+    pub key_pem: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

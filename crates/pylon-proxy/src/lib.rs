@@ -14,6 +14,7 @@ mod health;
 mod listener;
 mod pattern;
 mod route;
+mod tls;
 
 pub use health::{HealthReport, HealthState};
 pub use listener::{ApplyReport, ListenerState, Proxy};

@@ -4,6 +4,7 @@ use crate::balance::TargetGroupRuntime;
 use crate::forward::{self, Context};
 use crate::health::{HealthChecks, HealthReport};
 use crate::route::CompiledListener;
+use crate::tls::{Certificates, Resolver};
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -16,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
 /// How long a target may take to accept a connection (the ALB's target connect timeout).
@@ -36,6 +37,8 @@ pub struct Proxy {
 struct Bound {
     listener_id: String,
     config: Arc<ArcSwap<CompiledListener>>,
+    /// HTTPS: the certificates handshakes choose from.
+    tls: Option<Arc<Resolver>>,
     /// Dropping it stops the accept loop and asks open connections to finish gracefully.
     _stop: watch::Sender<()>,
 }
@@ -95,7 +98,8 @@ impl Proxy {
                 })
             }));
         let mut report = ApplyReport::default();
-        let mut desired: HashMap<SocketAddr, CompiledListener> = HashMap::new();
+        let mut desired: HashMap<SocketAddr, (CompiledListener, Option<Certificates>)> =
+            HashMap::new();
         for lb in &ir.load_balancers {
             let groups: HashMap<String, Arc<TargetGroupRuntime>> = lb
                 .target_groups
@@ -118,15 +122,23 @@ impl Proxy {
             for listener in &lb.listeners {
                 let not_bound = |reason: String| ListenerState::NotBound { reason };
                 let state = match (listener.protocol, lb.address) {
-                    (Protocol::Https, _) => Some(not_bound(
-                        "HTTPS listeners are not served yet: TLS termination is not implemented"
-                            .into(),
-                    )),
                     (_, None) => Some(not_bound("the load balancer has no address".into())),
                     (Protocol::Http, Some(ip)) => {
                         let addr = SocketAddr::new(ip, listener.port);
-                        desired.insert(addr, CompiledListener::compile(lb, listener, &groups));
+                        let compiled = CompiledListener::compile(lb, listener, &groups);
+                        desired.insert(addr, (compiled, None));
                         None
+                    }
+                    (Protocol::Https, Some(ip)) => {
+                        match Certificates::load(&listener.certificates) {
+                            Ok(certificates) => {
+                                let addr = SocketAddr::new(ip, listener.port);
+                                let compiled = CompiledListener::compile(lb, listener, &groups);
+                                desired.insert(addr, (compiled, Some(certificates)));
+                                None
+                            }
+                            Err(e) => Some(not_bound(format!("cannot serve TLS: {e}"))),
+                        }
                     }
                 };
                 if let Some(state) = state {
@@ -136,25 +148,42 @@ impl Proxy {
         }
         let mut bound = self.bound.lock().expect("listeners lock");
         bound.retain(|addr, b| {
-            let keep = desired.contains_key(addr);
+            // A listener that changes between HTTP and HTTPS is bound again.
+            let keep = desired
+                .get(addr)
+                .is_some_and(|(_, tls)| tls.is_some() == b.tls.is_some());
             if !keep {
                 tracing::info!(listener = %b.listener_id, %addr, "listener removed");
             }
             keep
         });
-        for (addr, compiled) in desired {
+        for (addr, (compiled, certificates)) in desired {
             let id = compiled.listener_id.clone();
             let state = if let Some(existing) = bound.get_mut(&addr) {
                 existing.listener_id = id.clone();
                 existing.config.store(Arc::new(compiled));
+                if let (Some(resolver), Some(certificates)) = (&existing.tls, certificates) {
+                    resolver.store(certificates);
+                }
                 ListenerState::Bound { address: addr }
             } else {
+                let tls = certificates.map(Resolver::new);
+                let acceptor = match tls.as_ref().map(Resolver::acceptor).transpose() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        report
+                            .listeners
+                            .insert(id, ListenerState::NotBound { reason: e });
+                        continue;
+                    }
+                };
                 match bind(addr) {
                     Ok(socket) => {
                         let config = Arc::new(ArcSwap::from_pointee(compiled));
                         let (stop, stopped) = watch::channel(());
                         tokio::spawn(accept_loop(
                             socket,
+                            acceptor,
                             config.clone(),
                             self.context.clone(),
                             self.connections.clone(),
@@ -166,6 +195,7 @@ impl Proxy {
                             Bound {
                                 listener_id: id.clone(),
                                 config,
+                                tls,
                                 _stop: stop,
                             },
                         );
@@ -215,6 +245,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 async fn accept_loop(
     socket: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     config: Arc<ArcSwap<CompiledListener>>,
     context: Arc<Context>,
     connections: Arc<AtomicUsize>,
@@ -224,9 +255,25 @@ async fn accept_loop(
         tokio::select! {
             accepted = socket.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
                     connections.fetch_add(1, Ordering::Relaxed);
                     let guard = ConnectionGuard(connections.clone());
-                    tokio::spawn(serve(stream, peer, config.clone(), context.clone(), stopped.clone(), guard));
+                    let (config, context, stopped) = (config.clone(), context.clone(), stopped.clone());
+                    match tls.clone() {
+                        None => {
+                            tokio::spawn(serve(stream, peer, config, context, stopped, guard));
+                        }
+                        Some(acceptor) => {
+                            tokio::spawn(async move {
+                                let handshake = tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream));
+                                match handshake.await {
+                                    Ok(Ok(stream)) => serve(stream, peer, config, context, stopped, guard).await,
+                                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -248,15 +295,16 @@ impl Drop for ConnectionGuard {
     }
 }
 
-async fn serve(
-    stream: TcpStream,
+async fn serve<S>(
+    stream: S,
     peer: SocketAddr,
     config: Arc<ArcSwap<CompiledListener>>,
     context: Arc<Context>,
     mut stopped: watch::Receiver<()>,
     _guard: ConnectionGuard,
-) {
-    let _ = stream.set_nodelay(true);
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |request| {
         // Each request routes on the configuration current when it arrives, and keeps it.
         let listener = config.load_full();

@@ -26,6 +26,7 @@ fn lb(id: &str, address: &str) -> LoadBalancer {
                 action: Action::forward(format!("{id}/tg/web:80")),
             }],
             default_action: Action::fixed(404, None),
+            certificates: vec![],
         }],
         target_groups: Default::default(),
     }

@@ -8,8 +8,8 @@ use super::GATEWAY_GROUP;
 use gateway_api::apis::standard::gateways::{
     Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom, GatewayListenersTlsMode,
 };
-use pylon_ir::Protocol;
-use pylon_model::{Kind, Snapshot};
+use pylon_ir::{Protocol, ServerCertificate};
+use pylon_model::{Kind, ObjectRef, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct ListenerBuild {
@@ -25,6 +25,8 @@ pub struct ListenerBuild {
     pub resolved: Result<(), (&'static str, String)>,
     pub conflicted: Option<&'static str>,
     pub attached: i32,
+    /// HTTPS: the certificates of its certificateRefs.
+    pub certificates: Vec<ServerCertificate>,
 }
 
 impl ListenerBuild {
@@ -138,6 +140,7 @@ fn listener(l: &GatewayListeners, ns: &str, snapshot: &Snapshot) -> ListenerBuil
             kinds
         }
     };
+    let mut certificates = Vec::new();
     if protocol == Protocol::Https && accepted.is_ok() {
         let tls = l.tls.clone().unwrap_or_default();
         if tls.mode == Some(GatewayListenersTlsMode::Passthrough) {
@@ -145,8 +148,19 @@ fn listener(l: &GatewayListeners, ns: &str, snapshot: &Snapshot) -> ListenerBuil
                 reason::UNSUPPORTED_VALUE,
                 "tls.mode Passthrough is not supported on HTTPS listeners".to_string(),
             ));
-        } else if let Err(e) = certificate_refs(&tls, ns, snapshot) {
-            resolved = Err(e);
+        } else {
+            match certificate_refs(&tls, ns, snapshot) {
+                Ok(found) => {
+                    certificates = found
+                        .into_iter()
+                        .map(|c| ServerCertificate {
+                            hostname: l.hostname.clone(),
+                            ..c
+                        })
+                        .collect()
+                }
+                Err(e) => resolved = Err(e),
+            }
         }
     }
     ListenerBuild {
@@ -166,6 +180,7 @@ fn listener(l: &GatewayListeners, ns: &str, snapshot: &Snapshot) -> ListenerBuil
         resolved,
         conflicted: None,
         attached: 0,
+        certificates,
     }
 }
 
@@ -175,8 +190,9 @@ fn certificate_refs(
     tls: &gateway_api::apis::standard::gateways::GatewayListenersTls,
     ns: &str,
     snapshot: &Snapshot,
-) -> Result<(), (&'static str, String)> {
+) -> Result<Vec<ServerCertificate>, (&'static str, String)> {
     let refs = tls.certificate_refs.clone().unwrap_or_default();
+    let mut found = Vec::new();
     if refs.is_empty() {
         return Err((
             reason::INVALID_CERTIFICATE_REF,
@@ -214,23 +230,56 @@ fn certificate_refs(
                 format!("Secret {secret_ns}/{} does not exist", r.name),
             ));
         };
-        let has = |key: &str| {
+        let value = |key: &str| -> Vec<u8> {
             secret
                 .data
                 .as_ref()
-                .is_some_and(|d| d.get(key).is_some_and(|v| !v.0.is_empty()))
-                || secret
-                    .string_data
-                    .as_ref()
-                    .is_some_and(|d| d.get(key).is_some_and(|v| !v.is_empty()))
+                .and_then(|d| d.get(key))
+                .map(|v| v.0.clone())
+                .or_else(|| {
+                    secret
+                        .string_data
+                        .as_ref()
+                        .and_then(|d| d.get(key))
+                        .map(|v| v.clone().into_bytes())
+                })
+                .unwrap_or_default()
         };
+        let (chain, key) = (value("tls.crt"), value("tls.key"));
         if secret.type_.as_deref() != Some("kubernetes.io/tls")
-            || !has("tls.crt")
-            || !has("tls.key")
+            || chain.is_empty()
+            || key.is_empty()
         {
             return Err((reason::INVALID_CERTIFICATE_REF, format!("Secret {secret_ns}/{} is not a kubernetes.io/tls Secret with tls.crt and tls.key", r.name)));
         }
+        if let Err(why) = check_pem(&chain, &key) {
+            return Err((
+                reason::INVALID_CERTIFICATE_REF,
+                format!("Secret {secret_ns}/{}: {why}", r.name),
+            ));
+        }
+        found.push(ServerCertificate {
+            hostname: None,
+            secret: ObjectRef::namespaced(Kind::Secret, &secret_ns, &r.name),
+            chain_pem: chain,
+            key_pem: key,
+        });
     }
+    Ok(found)
+}
+
+/// A certificate chain and key must be PEM: at least one certificate, and one private key.
+fn check_pem(chain: &[u8], key: &[u8]) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certificates = CertificateDer::pem_slice_iter(chain)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "tls.crt is not a PEM certificate chain".to_string())?;
+    if certificates.is_empty() {
+        return Err("tls.crt holds no PEM certificate".into());
+    }
+    PrivateKeyDer::from_pem_slice(key)
+        .map_err(|_| "tls.key is not a PEM private key".to_string())?;
     Ok(())
 }
 

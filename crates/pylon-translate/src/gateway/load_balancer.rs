@@ -14,7 +14,7 @@ use gateway_api::apis::standard::gateways::{Gateway, GatewayListenersAllowedRout
 use gateway_api::apis::standard::httproutes::HttpRouteParentRefs;
 use pylon_ir::{
     Action, Condition, Listener, LoadBalancer, LoadBalancerAttributes, Protocol, Rule, RuleOrigin,
-    Scheme, TargetGroup,
+    Scheme, ServerCertificate, TargetGroup,
 };
 use pylon_model::aws::{LoadBalancerConfiguration, TargetGroupProps};
 use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
@@ -262,8 +262,13 @@ impl GatewayBuild {
         let ns = self.object.namespace.clone().unwrap_or_default();
         let mut target_groups = BTreeMap::new();
         let mut by_port: BTreeMap<u16, (Protocol, Vec<(precedence::Key, Rule)>)> = BTreeMap::new();
+        let mut certificates: BTreeMap<u16, Vec<ServerCertificate>> = BTreeMap::new();
         for l in self.listeners.iter().filter(|l| l.programmed()) {
             by_port.entry(l.port).or_insert((l.protocol, vec![]));
+            certificates
+                .entry(l.port)
+                .or_default()
+                .extend(l.certificates.iter().cloned());
         }
         for &(li, ri) in attached {
             let listener = &self.listeners[li];
@@ -351,6 +356,7 @@ impl GatewayBuild {
                     port,
                     rules,
                     default_action: Action::fixed(404, None),
+                    certificates: certificates.remove(&port).unwrap_or_default(),
                 }
             })
             .collect();

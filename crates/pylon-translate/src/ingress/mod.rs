@@ -178,6 +178,7 @@ pub fn translate_ingress(
                     })
                     .collect(),
                 default_action,
+                certificates: vec![],
             }
         })
         .collect();

@@ -1,0 +1,247 @@
+//! End to end for TLS termination: HTTPS Gateway listeners with `kubernetes.io/tls` Secrets,
+//! the certificate chosen by SNI (exact and wildcard host names), a redirect from HTTP to HTTPS,
+//! a rotated Secret served without a restart, and a bad Secret that marks only its listener.
+//! Clients are `curl`, verifying the certificates against test CAs made with `openssl`.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use support::*;
+
+/// A CA, and a certificate it signs for `names` (DNS subject alternative names).
+fn issue(dir: &Path, ca: &str, name: &str, names: &[&str]) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    if !dir.join(format!("{ca}.crt")).exists() {
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.crt"),
+        ]);
+    }
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        &format!("/CN={}", names[0]),
+        "-keyout",
+        &format!("{name}.key"),
+        "-out",
+        &format!("{name}.csr"),
+    ]);
+    let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+    std::fs::write(
+        dir.join(format!("{name}.ext")),
+        format!("subjectAltName={}\n", san.join(",")),
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &format!("{name}.csr"),
+        "-CA",
+        &format!("{ca}.crt"),
+        "-CAkey",
+        &format!("{ca}.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &format!("{name}.ext"),
+        "-out",
+        &format!("{name}.crt"),
+    ]);
+}
+
+fn secret(name: &str, crt: &str, key: &str) -> String {
+    let indent = |s: &str| s.lines().map(|l| format!("    {l}\n")).collect::<String>();
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: infra}}\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
+        indent(crt),
+        indent(key)
+    )
+}
+
+/// `curl` over HTTPS to `host` (SNI and Host), resolved to `lb`, verifying with `ca`:
+/// the HTTP status, or the curl exit code as a negative number.
+fn curl(lb: SocketAddr, host: &str, path: &str, ca: &Path) -> (i32, String) {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--max-time",
+            "5",
+            "--cacert",
+            &ca.display().to_string(),
+            "--resolve",
+            &format!("{host}:{}:{}", lb.port(), lb.ip()),
+            &format!("https://{host}:{}{path}", lb.port()),
+        ])
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        return (-out.status.code().unwrap_or(1), text);
+    }
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+const GATEWAY: &str = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: pylon}
+spec: {controllerName: pylon-project.github.io/gateway-controller}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: infra}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: pylon
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 8080
+  - name: exact
+    protocol: HTTPS
+    port: 8443
+    hostname: a.example.com
+    tls: {certificateRefs: [{name: a}]}
+  - name: wildcard
+    protocol: HTTPS
+    port: 8443
+    hostname: "*.wild.example.com"
+    tls: {certificateRefs: [{name: wild}]}
+  - name: broken
+    protocol: HTTPS
+    port: 9443
+    tls: {certificateRefs: [{name: broken}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: broken, namespace: infra}
+type: kubernetes.io/tls
+stringData: {tls.crt: not a certificate, tls.key: not a key}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: secure, namespace: infra}
+spec:
+  parentRefs: [{name: gw, sectionName: exact}, {name: gw, sectionName: wildcard}]
+  rules: [{backendRefs: [{name: v1, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: to-https, namespace: infra}
+spec:
+  parentRefs: [{name: gw, sectionName: http}]
+  rules: [{filters: [{type: RequestRedirect, requestRedirect: {scheme: https, port: 8443}}]}]
+"#;
+
+#[test]
+fn https_listeners_terminate_tls_by_sni_and_rotate_certificates() {
+    let env = Env::new(44);
+    let dir = env.dir.path();
+    issue(dir, "ca", "a", &["a.example.com"]);
+    issue(dir, "ca", "wild", &["*.wild.example.com"]);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    env.write("gateway.yaml", GATEWAY);
+    env.write(
+        "service.yaml",
+        &service("v1", 9000, &[env.backend_ip(1)]).replace("namespace: demo", "namespace: infra"),
+    );
+    env.write("a.yaml", &secret("a", &read("a.crt"), &read("a.key")));
+    env.write(
+        "wild.yaml",
+        &secret("wild", &read("wild.crt"), &read("wild.key")),
+    );
+    let _v1 = env.backend(1, 9000, "v1");
+    let _pylon = env.pylon();
+    let ip = env.wait_for_gateway("infra", "gw", 8443).ip();
+    let https = SocketAddr::new(ip, 8443);
+    let ca = dir.join("ca.crt");
+
+    // Each host name gets its own certificate: curl verifies it against the name it asked for.
+    let last = std::cell::RefCell::new((0, String::new()));
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            *last.borrow_mut() = curl(https, "a.example.com", "/x", &ca);
+            last.borrow().0 == 200
+        },
+        || format!("HTTPS to a.example.com: {:?}", last.borrow()),
+    );
+    let body = last.borrow().1.clone();
+    assert!(body.contains("\"v1\""), "{body}");
+    let (code, body) = curl(https, "deep.wild.example.com", "/y", &ca);
+    assert_eq!(code, 200, "{body}");
+    // The backend is told the client spoke HTTPS.
+    assert!(body.to_ascii_lowercase().contains("https"), "{body}");
+
+    // HTTP redirects to HTTPS, and the redirect lands.
+    let r = http_get(SocketAddr::new(ip, 8080), "/z", Some("a.example.com")).unwrap();
+    assert_eq!(r.status, 302);
+    let location = r
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+        .map(|(_, v)| v.as_str());
+    assert_eq!(location, Some("https://a.example.com:8443/z"));
+
+    // The broken Secret marks its own listener, nothing else.
+    let status = env.status().to_string();
+    assert!(status.contains("InvalidCertificateRef"), "{status}");
+    assert!(status.contains("Secret infra/broken: tls.crt"), "{status}");
+
+    // A rotated Secret (a new CA) is served without a restart.
+    issue(dir, "ca2", "a2", &["a.example.com"]);
+    env.write("a.yaml", &secret("a", &read("a2.crt"), &read("a2.key")));
+    let ca2 = dir.join("ca2.crt");
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            *last.borrow_mut() = curl(https, "a.example.com", "/x", &ca2);
+            last.borrow().0 == 200
+        },
+        || {
+            format!(
+                "the rotated certificate was never served: {:?}",
+                last.borrow()
+            )
+        },
+    );
+    // The other host name kept its certificate.
+    assert_eq!(curl(https, "deep.wild.example.com", "/y", &ca).0, 200);
+}
