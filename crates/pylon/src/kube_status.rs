@@ -41,9 +41,11 @@ pub async fn write_statuses(
     mut desired: watch::Receiver<Option<Arc<Desired>>>,
     mut leading: watch::Receiver<bool>,
 ) {
-    let mut written: BTreeMap<ObjectRef, Value> = BTreeMap::new();
+    // Both caches remember the object's uid: a deleted object recreated under the same name is
+    // a new object whose status must be written again.
+    let mut written: BTreeMap<ObjectRef, (String, Value)> = BTreeMap::new();
     // The desired statuses already in the API server: unchanged ones cost nothing next time.
-    let mut settled: BTreeMap<ObjectRef, ObjectStatus> = BTreeMap::new();
+    let mut settled: BTreeMap<ObjectRef, (String, ObjectStatus)> = BTreeMap::new();
     let mut reported: BTreeSet<Problem> = BTreeSet::new();
     loop {
         if !*leading.borrow_and_update() {
@@ -60,22 +62,28 @@ pub async fn write_statuses(
         if let Some(d) = current {
             let mut failed = false;
             for status in &d.statuses {
-                if settled.get(&status.object) == Some(status) {
-                    continue;
-                }
                 let Some(object) = d.snapshot.get(&status.object) else {
                     continue;
                 };
+                let uid = object.metadata().uid.clone().unwrap_or_default();
+                if settled
+                    .get(&status.object)
+                    .is_some_and(|(u, s)| *u == uid && s == status)
+                {
+                    continue;
+                }
                 let existing =
                     serde_json::to_value(object_json(object)).unwrap_or_default()["status"].clone();
                 let Some(next) = next_status(status, &existing) else {
                     continue;
                 };
-                if written.get(&status.object) == Some(&next)
+                if written
+                    .get(&status.object)
+                    .is_some_and(|(u, v)| *u == uid && *v == next)
                     || same_ignoring_times(&existing, &next)
                 {
-                    written.insert(status.object.clone(), next);
-                    settled.insert(status.object.clone(), status.clone());
+                    written.insert(status.object.clone(), (uid.clone(), next));
+                    settled.insert(status.object.clone(), (uid.clone(), status.clone()));
                     continue;
                 }
                 // The snapshot does not follow status-only changes; read what is there now, so
@@ -87,15 +95,15 @@ pub async fn write_statuses(
                     continue;
                 };
                 if same_ignoring_times(&fresh, &next) {
-                    written.insert(status.object.clone(), next);
-                    settled.insert(status.object.clone(), status.clone());
+                    written.insert(status.object.clone(), (uid.clone(), next));
+                    settled.insert(status.object.clone(), (uid.clone(), status.clone()));
                     continue;
                 }
                 match apply(&client, &status.object, &next).await {
                     Ok(()) => {
                         tracing::debug!(object = %status.object, "status written");
-                        written.insert(status.object.clone(), next);
-                        settled.insert(status.object.clone(), status.clone());
+                        written.insert(status.object.clone(), (uid.clone(), next));
+                        settled.insert(status.object.clone(), (uid.clone(), status.clone()));
                     }
                     Err(e) => {
                         failed = true;
@@ -136,12 +144,16 @@ pub async fn write_statuses(
                     continue;
                 }
                 let next = json!({"parents": parents.into_iter().filter(|p| !ours(p)).collect::<Vec<_>>()});
-                if written.get(&r) == Some(&next) {
+                let uid = object.metadata().uid.clone().unwrap_or_default();
+                if written
+                    .get(&r)
+                    .is_some_and(|(u, v)| *u == uid && *v == next)
+                {
                     continue;
                 }
                 match apply(&client, &r, &next).await {
                     Ok(()) => {
-                        written.insert(r, next);
+                        written.insert(r, (uid, next));
                     }
                     Err(e) => {
                         failed = true;

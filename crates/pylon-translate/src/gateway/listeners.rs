@@ -110,7 +110,10 @@ fn listener(l: &GatewayListeners, ns: &str, snapshot: &Snapshot) -> ListenerBuil
     let allowed = l.allowed_routes.clone().unwrap_or_default();
     let namespaces = allowed.namespaces.unwrap_or_default();
     let valid_kinds = ["HTTPRoute", "GRPCRoute"];
+    let unsupported_protocol = !matches!(l.protocol.as_str(), "HTTP" | "HTTPS");
     let kinds: Vec<RouteGroupKind> = match &allowed.kinds {
+        // A listener of a protocol Pylon does not serve supports no route kind.
+        _ if unsupported_protocol => vec![],
         None => valid_kinds
             .iter()
             .map(|k| RouteGroupKind {

@@ -161,8 +161,10 @@ impl GatewayBuild {
         let allowed: Vec<usize> = selected
             .into_iter()
             .filter(|&i| {
+                // A listener with unresolved references still counts the routes attached to it
+                // (it serves none of them until its references resolve).
                 let l = &self.listeners[i];
-                l.programmed()
+                l.usable()
                     && l.kinds
                         .iter()
                         .any(|k| k.kind == route.kind.name() && k.group == GATEWAY_GROUP)
