@@ -20,7 +20,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-eval "$(PYLON_BIN=target/release/pylon scripts/kube-env up)"
+kube_env=$(PYLON_BIN=target/release/pylon scripts/kube-env up)
+eval "$kube_env"
 
 # The backend: a test host in its own network namespace (the API server refuses loopback endpoints).
 ip netns del pylon-bench 2>/dev/null || true
