@@ -98,7 +98,8 @@ impl Proxy {
                 })
             }));
         let mut report = ApplyReport::default();
-        let mut desired: HashMap<SocketAddr, (CompiledListener, Option<Certificates>)> =
+        let mut bound = self.bound.lock().expect("listeners lock");
+        let mut desired: HashMap<SocketAddr, (CompiledListener, Option<Arc<Certificates>>)> =
             HashMap::new();
         for lb in &ir.load_balancers {
             let groups: HashMap<String, Arc<TargetGroupRuntime>> = lb
@@ -130,9 +131,19 @@ impl Proxy {
                         None
                     }
                     (Protocol::Https, Some(ip)) => {
-                        match Certificates::load(&listener.certificates) {
+                        let addr = SocketAddr::new(ip, listener.port);
+                        // Keys are parsed only when the listener's certificates change.
+                        let serving = bound
+                            .get(&addr)
+                            .and_then(|b| b.tls.as_ref())
+                            .map(|r| r.current())
+                            .filter(|c| c.loaded_from(&listener.certificates));
+                        let certificates = match serving {
+                            Some(c) => Ok(c),
+                            None => Certificates::load(&listener.certificates).map(Arc::new),
+                        };
+                        match certificates {
                             Ok(certificates) => {
-                                let addr = SocketAddr::new(ip, listener.port);
                                 let compiled = CompiledListener::compile(lb, listener, &groups);
                                 desired.insert(addr, (compiled, Some(certificates)));
                                 None
@@ -146,7 +157,6 @@ impl Proxy {
                 }
             }
         }
-        let mut bound = self.bound.lock().expect("listeners lock");
         bound.retain(|addr, b| {
             // A listener that changes between HTTP and HTTPS is bound again.
             let keep = desired

@@ -12,9 +12,11 @@ use std::sync::Arc;
 use tokio_rustls::rustls;
 
 /// A listener's certificates, by the host name each answers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Certificates {
     entries: Vec<(Option<String>, Arc<CertifiedKey>)>,
+    /// What they were loaded from: an unchanged list is not parsed again.
+    source: Vec<ServerCertificate>,
 }
 
 impl Certificates {
@@ -44,7 +46,15 @@ impl Certificates {
                 Arc::new(certified),
             ));
         }
-        Ok(Certificates { entries })
+        Ok(Certificates {
+            entries,
+            source: list.to_vec(),
+        })
+    }
+
+    /// Whether these were loaded from exactly `list`.
+    pub fn loaded_from(&self, list: &[ServerCertificate]) -> bool {
+        self.source == list
     }
 
     /// The certificate for a handshake: the exact host name, else the longest wildcard that
@@ -80,12 +90,17 @@ impl Certificates {
 pub struct Resolver(ArcSwap<Certificates>);
 
 impl Resolver {
-    pub fn new(certificates: Certificates) -> Arc<Self> {
-        Arc::new(Resolver(ArcSwap::from_pointee(certificates)))
+    pub fn new(certificates: Arc<Certificates>) -> Arc<Self> {
+        Arc::new(Resolver(ArcSwap::new(certificates)))
     }
 
-    pub fn store(&self, certificates: Certificates) {
-        self.0.store(Arc::new(certificates));
+    pub fn store(&self, certificates: Arc<Certificates>) {
+        self.0.store(certificates);
+    }
+
+    /// The certificates handshakes choose from now.
+    pub fn current(&self) -> Arc<Certificates> {
+        self.0.load_full()
     }
 
     /// A server configuration that asks this resolver on every handshake.
