@@ -2,41 +2,24 @@
 //! default options, and the IR, statuses and problems must equal `<case>.out.yaml`.
 //! `UPDATE_GOLDEN=1 cargo test -p pylon-translate --test golden` rewrites the outputs; review the diff.
 
-use pylon_model::{decode_manifests, Snapshot};
+mod cases;
+
 use pylon_translate::{translate, Options};
 use std::fs;
-use std::path::Path;
 
 #[test]
 fn golden_cases() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let dir = cases::dir();
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    let mut cases: Vec<_> = fs::read_dir(&dir)
-        .expect("tests/golden exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.to_string_lossy().ends_with(".in.yaml"))
-        .collect();
-    cases.sort();
+    let cases = cases::inputs();
     assert!(
         cases.len() >= 40,
         "expected at least 40 golden cases, found {}",
         cases.len()
     );
     let mut failures = Vec::new();
-    for input in &cases {
-        let case = input
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches(".in.yaml")
-            .to_string();
-        let text = fs::read_to_string(input).unwrap();
-        let decoded = decode_manifests(&text, &format!("{case}.in.yaml"));
-        let snapshot = Snapshot::new(
-            decoded.objects.into_iter().map(|o| o.object),
-            decoded.problems,
-        );
-        let translation = translate(&snapshot, &Options::default());
+    for (case, snapshot) in &cases {
+        let translation = translate(snapshot, &Options::default());
         if let Err(errors) = translation.ir.validate() {
             failures.push(format!("{case}: invalid IR: {errors:?}"));
         }

@@ -1,28 +1,17 @@
 //! A translation with a memo carried across snapshots gives exactly what a fresh translation
 //! gives: over every golden case, with each route in turn removed and then put back.
 
-use pylon_model::{decode_manifests, Kind, Snapshot};
+mod cases;
+
+use pylon_model::{Kind, Snapshot};
 use pylon_translate::{translate, translate_with, Memo, Options};
-use std::fs;
-use std::path::Path;
 use std::sync::Arc;
 
 #[test]
 fn memo_changes_nothing() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let options = Options::default();
     let mut routes_seen = 0;
-    for entry in fs::read_dir(&dir).expect("tests/golden exists") {
-        let path = entry.expect("readable entry").path();
-        if !path.to_string_lossy().ends_with(".in.yaml") {
-            continue;
-        }
-        let text = fs::read_to_string(&path).unwrap();
-        let decoded = decode_manifests(&text, "case.in.yaml");
-        let full = Snapshot::new(
-            decoded.objects.into_iter().map(|o| o.object),
-            decoded.problems,
-        );
+    for (case, full) in cases::inputs() {
         let shared: Vec<_> = Kind::ALL
             .iter()
             .flat_map(|k| full.shared(*k).cloned())
@@ -31,8 +20,7 @@ fn memo_changes_nothing() {
         assert_eq!(
             translate_with(&full, &options, &mut memo),
             translate(&full, &options),
-            "{}",
-            path.display()
+            "{case}"
         );
         for (i, object) in shared.iter().enumerate() {
             if !matches!(object.kind(), Kind::HTTPRoute | Kind::GRPCRoute) {
@@ -51,8 +39,7 @@ fn memo_changes_nothing() {
                 assert_eq!(
                     translate_with(snapshot, &options, &mut memo),
                     translate(snapshot, &options),
-                    "{} without {}",
-                    path.display(),
+                    "{case} without {}",
                     object.object_ref()
                 );
             }
