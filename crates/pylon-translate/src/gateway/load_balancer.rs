@@ -263,14 +263,18 @@ impl GatewayBuild {
         self.accepted.as_ref().ok()?;
         let ns = self.object.namespace.clone().unwrap_or_default();
         let mut target_groups = BTreeMap::new();
-        let mut by_port: BTreeMap<u16, (Protocol, Vec<(precedence::Key, Rule)>)> = BTreeMap::new();
-        let mut certificates: BTreeMap<u16, Vec<ServerCertificate>> = BTreeMap::new();
+        // Per port: its protocol, candidate rules, and (HTTPS) the certificates of its listeners.
+        type Port = (
+            Protocol,
+            Vec<(precedence::Key, Rule)>,
+            Vec<ServerCertificate>,
+        );
+        let mut by_port: BTreeMap<u16, Port> = BTreeMap::new();
         for l in self.listeners.iter().filter(|l| l.programmed()) {
-            by_port.entry(l.port).or_insert((l.protocol, vec![]));
-            certificates
+            let port = by_port
                 .entry(l.port)
-                .or_default()
-                .extend(l.certificates.iter().cloned());
+                .or_insert((l.protocol, vec![], vec![]));
+            port.2.extend(l.certificates.iter().cloned());
         }
         for &(li, ri) in attached {
             let listener = &self.listeners[li];
@@ -291,7 +295,7 @@ impl GatewayBuild {
             };
             let hosts = self.isolated_hostnames(li, self.hostnames(li, route));
             let candidates = super::rules::candidates(route, &hosts, &mut backends);
-            if let Some((_, rules)) = by_port.get_mut(&listener.port) {
+            if let Some((_, rules, _)) = by_port.get_mut(&listener.port) {
                 rules.extend(candidates);
             }
         }
@@ -308,7 +312,7 @@ impl GatewayBuild {
             if !l.programmed() || !covered {
                 continue;
             }
-            if let Some((_, rules)) = by_port.get_mut(&l.port) {
+            if let Some((_, rules, _)) = by_port.get_mut(&l.port) {
                 let key = precedence::Key {
                     hostname: Some(host.clone()),
                     rank: precedence::MatchRank::default(),
@@ -337,7 +341,7 @@ impl GatewayBuild {
         }
         let listeners = by_port
             .into_iter()
-            .map(|(port, (protocol, candidates))| {
+            .map(|(port, (protocol, candidates, certificates))| {
                 // Sorted by reference: rules are large, keys are compared many times.
                 let (keys, mut unsorted): (Vec<_>, Vec<_>) =
                     candidates.into_iter().map(|(k, r)| (k, Some(r))).unzip();
@@ -358,7 +362,7 @@ impl GatewayBuild {
                     port,
                     rules,
                     default_action: Action::fixed(404, None),
-                    certificates: certificates.remove(&port).unwrap_or_default(),
+                    certificates,
                 }
             })
             .collect();
