@@ -14,25 +14,28 @@
 //! `pod-runner --echo-basic <path> --work <dir> --tls-cert <pem> --tls-key <pem>` with KUBECONFIG
 //! set; needs root (network namespaces).
 
-use bytes::Bytes;
+mod logs;
+mod network;
+mod spec;
+
 use futures::StreamExt;
-use http_body_util::Full;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher::{self, Event};
 use kube::Client;
+use logs::Logs;
+use network::{ip, network};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
-use tokio_rustls::rustls;
 
 const NODE: &str = "pylon-node";
 const BRIDGE: &str = "pylon-br0";
@@ -49,9 +52,6 @@ struct Config {
     tls_key: PathBuf,
 }
 
-/// One line a container wrote, with when it was read.
-type LogLines = Arc<Mutex<Vec<(Timestamp, String)>>>;
-
 struct Running {
     stop: watch::Sender<bool>,
 }
@@ -61,8 +61,7 @@ struct Runner {
     config: Config,
     /// Pods being run, by uid.
     pods: Mutex<HashMap<String, Running>>,
-    /// Container logs by (namespace, pod, container).
-    logs: Mutex<HashMap<(String, String, String), LogLines>>,
+    logs: Arc<Logs>,
     next: AtomicU32,
 }
 
@@ -86,23 +85,6 @@ fn parse_args() -> Config {
         work: take("work"),
         tls_cert: take("tls-cert"),
         tls_key: take("tls-key"),
-    }
-}
-
-async fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .await
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
     }
 }
 
@@ -142,11 +124,11 @@ async fn run(config: Config) -> Result<(), String> {
         client,
         config,
         pods: Mutex::new(HashMap::new()),
-        logs: Mutex::new(HashMap::new()),
+        logs: Arc::default(),
         next: AtomicU32::new(0),
     });
-    let tls = tls_config(&runner.config)?;
-    tokio::spawn(serve_logs(runner.clone(), tls));
+    let tls = logs::tls_config(&runner.config.tls_cert, &runner.config.tls_key)?;
+    tokio::spawn(logs::serve(runner.logs.clone(), tls));
     tracing::info!("node {NODE} ready on {NODE_IP}; running pods");
 
     let pods: Api<Pod> = Api::all(runner.client.clone());
@@ -303,7 +285,7 @@ impl Runner {
         // Like ContainerCreating: wait for the Secrets and ConfigMaps the Pod mounts.
         let dir = self.config.work.join(uid(&pod));
         let mounts = loop {
-            match self.volumes(&pod, &dir).await {
+            match spec::volumes(&self.client, &pod, &dir).await {
                 Ok(m) => break m,
                 Err(e) => {
                     tracing::debug!(pod = %format!("{ns}/{name}"), "waiting for volumes: {e}");
@@ -324,12 +306,8 @@ impl Runner {
             let _ = ip(&["netns", "del", &netns]).await;
             return;
         }
-        let env = environment(&pod, &container, address, &mounts);
-        let lines: LogLines = Arc::default();
-        self.logs.lock().unwrap().insert(
-            (ns.clone(), name.clone(), container.name.clone()),
-            lines.clone(),
-        );
+        let env = spec::environment(&pod, &container, address, &mounts);
+        let lines = self.logs.open(&ns, &name, &container.name);
         let mut restarts = 0;
         loop {
             let mut child = match Command::new("ip")
@@ -406,77 +384,6 @@ impl Runner {
         tracing::info!(pod = %format!("{ns}/{name}"), "stopped");
     }
 
-    /// Writes the Pod's Secret and ConfigMap volumes under `dir`; returns (mount path, directory)
-    /// for each mount of the first container.
-    async fn volumes(&self, pod: &Pod, dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        let spec = pod.spec.as_ref().ok_or("no spec")?;
-        let mut out = Vec::new();
-        let mounts = spec
-            .containers
-            .first()
-            .and_then(|c| c.volume_mounts.clone())
-            .unwrap_or_default();
-        for mount in mounts {
-            let Some(volume) = spec.volumes.iter().flatten().find(|v| v.name == mount.name) else {
-                continue;
-            };
-            let (files, items): (BTreeMap<String, Vec<u8>>, _) = if let Some(s) = &volume.secret {
-                let name = s.secret_name.clone().unwrap_or_default();
-                let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
-                    .get(&name)
-                    .await
-                    .map_err(|e| format!("Secret {ns}/{name}: {e}"))?;
-                let files = secret
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect();
-                (files, s.items.clone())
-            } else if let Some(c) = &volume.config_map {
-                let name = c.name.clone();
-                let cm = Api::<ConfigMap>::namespaced(self.client.clone(), &ns)
-                    .get(&name)
-                    .await
-                    .map_err(|e| format!("ConfigMap {ns}/{name}: {e}"))?;
-                let mut files: BTreeMap<String, Vec<u8>> = cm
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_bytes()))
-                    .collect();
-                files.extend(
-                    cm.binary_data
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(k, v)| (k, v.0)),
-                );
-                (files, c.items.clone())
-            } else {
-                continue;
-            };
-            let target = dir.join(&volume.name);
-            std::fs::create_dir_all(&target).map_err(|e| format!("{target:?}: {e}"))?;
-            let chosen: Vec<(String, String)> = match items {
-                Some(items) => items.into_iter().map(|i| (i.key, i.path)).collect(),
-                None => files.keys().map(|k| (k.clone(), k.clone())).collect(),
-            };
-            for (key, path) in chosen {
-                let data = files
-                    .get(&key)
-                    .ok_or_else(|| format!("volume {}: no key {key}", volume.name))?;
-                let file = target.join(&path);
-                if let Some(parent) = file.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| format!("{parent:?}: {e}"))?;
-                }
-                std::fs::write(&file, data).map_err(|e| format!("{file:?}: {e}"))?;
-            }
-            out.push((mount.mount_path.clone(), target));
-        }
-        Ok(out)
-    }
-
     async fn set_status(
         &self,
         pod: &Pod,
@@ -527,157 +434,4 @@ impl Runner {
             tracing::warn!(pod = %format!("{ns}/{name}"), "cannot write status: {e}");
         }
     }
-}
-
-/// A network namespace with `address` on a veth pair into the bridge, routed through the node.
-async fn network(netns: &str, host_end: &str, address: Ipv4Addr) -> Result<(), String> {
-    let pod_end = format!("{host_end}p");
-    let _ = ip(&["netns", "del", netns]).await;
-    let _ = ip(&["link", "del", host_end]).await;
-    ip(&["netns", "add", netns]).await?;
-    ip(&[
-        "link", "add", host_end, "type", "veth", "peer", "name", &pod_end,
-    ])
-    .await?;
-    ip(&["link", "set", &pod_end, "netns", netns]).await?;
-    ip(&["link", "set", host_end, "master", BRIDGE, "up"]).await?;
-    let inside = |args: &[&str]| {
-        let mut all = vec!["netns", "exec", netns, "ip"];
-        all.extend_from_slice(args);
-        all.into_iter().map(String::from).collect::<Vec<_>>()
-    };
-    for args in [
-        inside(&["link", "set", &pod_end, "name", "eth0"]),
-        inside(&[
-            "addr",
-            "add",
-            &format!("{address}/{PREFIX_LEN}"),
-            "dev",
-            "eth0",
-        ]),
-        inside(&["link", "set", "eth0", "up"]),
-        inside(&["link", "set", "lo", "up"]),
-        inside(&["route", "add", "default", "via", &NODE_IP.to_string()]),
-    ] {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ip(&args).await?;
-    }
-    Ok(())
-}
-
-/// The container's environment: literal values (paths under a mount rewritten to where the
-/// volume was written) and the downward API fields the conformance manifests use.
-fn environment(
-    pod: &Pod,
-    container: &Container,
-    address: Ipv4Addr,
-    mounts: &[(String, PathBuf)],
-) -> Vec<(String, String)> {
-    let mut env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
-    for var in container.env.iter().flatten() {
-        let value = if let Some(v) = &var.value {
-            let mut v = v.clone();
-            for (mount, dir) in mounts {
-                if let Some(rest) = v.strip_prefix(mount.as_str()) {
-                    v = format!("{}{rest}", dir.display());
-                    break;
-                }
-            }
-            v
-        } else if let Some(field) = var.value_from.as_ref().and_then(|f| f.field_ref.as_ref()) {
-            match field.field_path.as_str() {
-                "metadata.name" => pod.metadata.name.clone().unwrap_or_default(),
-                "metadata.namespace" => pod.metadata.namespace.clone().unwrap_or_default(),
-                "metadata.uid" => pod.metadata.uid.clone().unwrap_or_default(),
-                "spec.nodeName" => NODE.to_string(),
-                "status.podIP" => address.to_string(),
-                "status.hostIP" => NODE_IP.to_string(),
-                _ => String::new(),
-            }
-        } else {
-            String::new()
-        };
-        env.push((var.name.clone(), value));
-    }
-    env
-}
-
-fn tls_config(config: &Config) -> Result<Arc<rustls::ServerConfig>, String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&config.tls_cert)
-        .map_err(|e| format!("{:?}: {e}", config.tls_cert))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{:?}: {e}", config.tls_cert))?;
-    let key = PrivateKeyDer::from_pem_file(&config.tls_key)
-        .map_err(|e| format!("{:?}: {e}", config.tls_key))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("TLS: {e}"))?;
-    Ok(Arc::new(tls))
-}
-
-/// `GET /containerLogs/<namespace>/<pod>/<container>?sinceTime=<RFC 3339>`, as the API server
-/// asks a kubelet for `pods/log`.
-async fn serve_logs(runner: Arc<Runner>, tls: Arc<rustls::ServerConfig>) {
-    let listener = match tokio::net::TcpListener::bind((NODE_IP, LOG_PORT)).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("cannot serve logs on {NODE_IP}:{LOG_PORT}: {e}");
-            return;
-        }
-    };
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let (acceptor, runner) = (acceptor.clone(), runner.clone());
-        tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(stream).await else {
-                return;
-            };
-            let service = hyper::service::service_fn(move |req| {
-                let runner = runner.clone();
-                async move { Ok::<_, std::convert::Infallible>(logs_response(&runner, &req)) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-fn logs_response<B>(runner: &Runner, req: &hyper::Request<B>) -> hyper::Response<Full<Bytes>> {
-    let parts: Vec<&str> = req.uri().path().trim_matches('/').split('/').collect();
-    let reply = |code: u16, body: String| {
-        let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
-        *r.status_mut() = hyper::StatusCode::from_u16(code).unwrap_or_default();
-        r
-    };
-    let ["containerLogs", ns, pod, container] = parts.as_slice() else {
-        return reply(404, "not found\n".into());
-    };
-    let since: Option<Timestamp> = req.uri().query().and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "sinceTime")
-            .and_then(|(_, v)| v.replace("%3A", ":").parse().ok())
-    });
-    let key = (ns.to_string(), pod.to_string(), container.to_string());
-    let Some(lines) = runner.logs.lock().unwrap().get(&key).cloned() else {
-        return reply(404, format!("no logs for {ns}/{pod}/{container}\n"));
-    };
-    let body: String = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(t, _)| since.is_none_or(|s| *t >= s))
-        .map(|(_, l)| format!("{l}\n"))
-        .collect();
-    reply(200, body)
 }
