@@ -280,6 +280,8 @@ impl Runner {
         if !image.contains("echo-basic") {
             tracing::info!(pod = %format!("{ns}/{name}"), %image, "not echo-basic: Ready without a process");
             self.set_status(&pod, &container, None, true, 0).await;
+            // Counted as running until deleted, so its own status change does not start it again.
+            let _ = stopped.changed().await;
             return;
         }
         // Like ContainerCreating: wait for the Secrets and ConfigMaps the Pod mounts.
