@@ -80,15 +80,28 @@ pub struct Backend<'a> {
 }
 
 impl Backend<'_> {
+    /// `<lb>/tg/[<namespace>/]<service>:<port>`, built without the formatting machinery: it is
+    /// computed for every backend reference of every rule.
     pub fn target_group_id(&self) -> String {
+        use std::fmt::Write;
+        let mut id = String::with_capacity(
+            self.lb_id.len() + self.namespace.len() + self.service.len() + 16,
+        );
+        id.push_str(self.lb_id);
+        id.push_str("/tg/");
         if self.qualify_namespace {
-            format!(
-                "{}/tg/{}/{}:{}",
-                self.lb_id, self.namespace, self.service, self.port
-            )
-        } else {
-            format!("{}/tg/{}:{}", self.lb_id, self.service, self.port)
+            id.push_str(self.namespace);
+            id.push('/');
         }
+        id.push_str(self.service);
+        id.push(':');
+        match self.port {
+            PortRef::Name(name) => id.push_str(name),
+            PortRef::Number(n) => {
+                let _ = write!(id, "{n}");
+            }
+        }
+        id
     }
 
     fn service_ref(&self) -> ObjectRef {

@@ -63,14 +63,14 @@ impl Backends<'_> {
     ) -> Result<String, RefError> {
         let group = group.unwrap_or("");
         let kind = kind.unwrap_or("Service");
-        let route_ns = self.route.namespace.clone().unwrap_or_default();
+        let route_ns = self.route.namespace.as_deref().unwrap_or_default();
         if !(group.is_empty() || group == "core") || kind != "Service" {
             return Err(RefError::new(
                 reason::INVALID_KIND,
                 format!("backendRef {name} is a {kind} of group {group:?}: only Services (group \"\") are supported"),
             ));
         }
-        let ns = namespace.unwrap_or(&route_ns).to_string();
+        let ns = namespace.unwrap_or(route_ns);
         if ns != route_ns
             && !permitted(
                 self.snapshot,

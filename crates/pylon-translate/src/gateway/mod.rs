@@ -227,7 +227,7 @@ pub fn translate(
             }
             parents.push(RouteParentStatus {
                 parent_ref: raw.clone(),
-                controller_name: gb.flavor.controller().to_string(),
+                controller_name: gb.flavor.controller(),
                 conditions,
             });
         }

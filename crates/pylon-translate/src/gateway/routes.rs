@@ -59,7 +59,7 @@ pub struct RouteView {
     pub created: Option<String>,
     pub hostnames: Vec<String>,
     /// Each parentRef as written (for status) and typed.
-    pub parent_refs: Vec<(serde_json::Value, HttpRouteParentRefs)>,
+    pub parent_refs: Vec<(Arc<serde_json::Value>, HttpRouteParentRefs)>,
     pub rules: Vec<RuleView>,
 }
 
@@ -133,7 +133,12 @@ pub fn from_http(route: &HttpRoute) -> RouteView {
             .parent_refs
             .iter()
             .flatten()
-            .map(|p| (serde_json::to_value(p).unwrap_or_default(), p.clone()))
+            .map(|p| {
+                (
+                    Arc::new(serde_json::to_value(p).unwrap_or_default()),
+                    p.clone(),
+                )
+            })
             .collect(),
         rules: rules
             .iter()
@@ -192,7 +197,7 @@ pub fn from_grpc(route: &GrpcRoute) -> RouteView {
             .parent_refs
             .iter()
             .flatten()
-            .filter_map(|p| Some((serde_json::to_value(p).ok()?, reshape(p)?)))
+            .filter_map(|p| Some((Arc::new(serde_json::to_value(p).ok()?), reshape(p)?)))
             .collect(),
         rules: rules
             .iter()

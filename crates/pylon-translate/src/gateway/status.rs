@@ -3,31 +3,33 @@
 //! since the translator has no clock.
 
 use serde::Serialize;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// A `metav1.Condition` without its transition time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     #[serde(rename = "type")]
-    pub type_: String,
-    pub status: String,
-    pub reason: String,
-    pub message: String,
+    pub type_: &'static str,
+    pub status: &'static str,
+    pub reason: &'static str,
+    pub message: Cow<'static, str>,
     pub observed_generation: i64,
 }
 
 impl Condition {
     pub fn new(
-        type_: &str,
+        type_: &'static str,
         ok: bool,
-        reason: &str,
-        message: impl Into<String>,
+        reason: &'static str,
+        message: impl Into<Cow<'static, str>>,
         generation: i64,
     ) -> Self {
         Condition {
-            type_: type_.to_string(),
-            status: if ok { "True" } else { "False" }.to_string(),
-            reason: reason.to_string(),
+            type_,
+            status: if ok { "True" } else { "False" },
+            reason,
             message: message.into(),
             observed_generation: generation,
         }
@@ -90,8 +92,8 @@ pub struct RouteStatus {
 #[serde(rename_all = "camelCase")]
 pub struct RouteParentStatus {
     /// The parentRef exactly as the route wrote it.
-    pub parent_ref: serde_json::Value,
-    pub controller_name: String,
+    pub parent_ref: Arc<serde_json::Value>,
+    pub controller_name: &'static str,
     pub conditions: Vec<Condition>,
 }
 
