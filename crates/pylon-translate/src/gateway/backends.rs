@@ -75,9 +75,9 @@ impl Backends<'_> {
             && !permitted(
                 self.snapshot,
                 self.route_kind,
-                &route_ns,
+                route_ns,
                 Kind::Service,
-                &ns,
+                ns,
                 name,
             )
         {
@@ -96,7 +96,7 @@ impl Backends<'_> {
         let backend = Backend {
             lb_id: self.lb_id,
             cluster_name: &self.options.cluster_name,
-            namespace: &ns,
+            namespace: ns,
             service: name,
             port: &port,
             qualify_namespace: true,
@@ -105,7 +105,7 @@ impl Backends<'_> {
         if self.target_groups.contains_key(&id) {
             return Ok(id);
         }
-        let settings = self.settings(&ns, name);
+        let settings = self.settings(ns, name);
         match target_group::build(&backend, &settings, self.snapshot) {
             Ok(tg) => {
                 self.target_groups.insert(id.clone(), tg);
