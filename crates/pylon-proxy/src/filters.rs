@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn mirrors_take_their_share() {
         let m = Mirror {
-            group: Arc::new(TargetGroupRuntime::new("tg".into(), vec![])),
+            group: Arc::new(TargetGroupRuntime::new("tg".into(), false, vec![])),
             numerator: 1,
             denominator: 4,
             seen: AtomicU64::new(0),

@@ -7,25 +7,27 @@ use crate::route::{
     Backend, CompiledAction, CompiledListener, Forward, Redirect, RequestFacts, Route,
     RouteRedirect,
 };
+use crate::upstream::{self, Body, Clients, Failure};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-pub type Body = BoxBody<Bytes, hyper::Error>;
-pub type UpstreamClient = Client<HttpConnector, Body>;
+/// How long a mirror target may take; its answer is ignored.
+const MIRROR_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Request bodies up to this size are copied for mirrors; larger or streamed ones are not mirrored.
 const MIRROR_BODY_LIMIT: u64 = 1 << 20;
 
 /// What a connection's requests share.
+#[derive(Default)]
 pub struct Context {
-    pub client: UpstreamClient,
+    pub clients: Arc<Clients>,
     pub weights: AtomicUsize,
 }
 
@@ -61,8 +63,9 @@ pub async fn handle(
         client: client_addr.ip(),
     };
     let route = listener.route(&facts).clone();
+    let grpc = is_grpc(&request);
     let work = respond(request, &route, &listener, &context, client_addr, &host);
-    match route.request_timeout {
+    let response = match route.request_timeout {
         // Gateway API `timeouts.request`: the whole exchange, or 504.
         Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
             fixed(
@@ -72,7 +75,57 @@ pub async fn handle(
             )
         }),
         None => work.await,
+    };
+    if grpc && response.extensions().get::<Generated>().is_some() {
+        grpc_error(response)
+    } else {
+        response
     }
+}
+
+/// Marks a response Pylon made itself rather than one a target sent.
+#[derive(Clone, Copy)]
+struct Generated;
+
+fn is_grpc<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// A gRPC client reads errors from `grpc-status`, not from the HTTP status: Pylon's own error
+/// answers to gRPC requests become trailers-only responses, with the code the gRPC spec maps
+/// the HTTP status to (`doc/http-grpc-status-mapping.md`).
+fn grpc_error(response: Response<Body>) -> Response<Body> {
+    let status = response.status();
+    if status.is_success() {
+        return response;
+    }
+    let code: u16 = match status.as_u16() {
+        400 => 13,                   // INTERNAL
+        401 => 16,                   // UNAUTHENTICATED
+        403 => 7,                    // PERMISSION_DENIED
+        404 => 12,                   // UNIMPLEMENTED
+        429 | 502 | 503 | 504 => 14, // UNAVAILABLE
+        _ => 2,                      // UNKNOWN
+    };
+    let mut out = Response::new(full(Bytes::new()));
+    let headers = out.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("grpc-status", HeaderValue::from(code));
+    let message = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("error")
+    );
+    if let Ok(v) = HeaderValue::from_str(&message) {
+        headers.insert("grpc-message", v);
+    }
+    out
 }
 
 async fn respond(
@@ -135,24 +188,31 @@ async fn forward_request(
     context: &Context,
     client_addr: SocketAddr,
 ) -> Response<Body> {
-    let internal_error = || {
-        fixed(
+    let Some(backend) = pick(forward, &context.weights) else {
+        // No usable backend for this share of requests (Gateway API: 500).
+        return fixed(
             500,
             "text/plain",
             Bytes::from_static(b"500 Internal Server Error\n"),
-        )
+        );
     };
-    let Some(backend) = pick(forward, &context.weights) else {
-        // No usable backend for this share of requests (Gateway API: 500).
-        return internal_error();
-    };
-    let Some(target) = backend.group.pick() else {
+    if backend.group.len() == 0 {
         return fixed(
             503,
             "text/plain",
             Bytes::from_static(b"503 Service Unavailable: no targets\n"),
         );
-    };
+    }
+    // An HTTP/2 request names its host in the URI only; targets get it as `Host`.
+    if !request.headers().contains_key(header::HOST) {
+        if let Some(v) = request
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            request.headers_mut().insert(header::HOST, v);
+        }
+    }
     let filters = || route.filters.iter().chain(backend.filters.iter());
     let mut path = request.uri().path().to_string();
     for filter in filters() {
@@ -178,12 +238,28 @@ async fn forward_request(
         Some(q) => format!("{path}?{q}"),
         None => path,
     };
-    let Ok(uri) = Uri::try_from(format!("http://{target}{path_and_query}")) else {
+    let Ok(uri) = Uri::try_from(path_and_query) else {
         return fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n"));
     };
     *request.uri_mut() = uri;
-    *request.version_mut() = http::Version::HTTP_11;
+    // An HTTP/1.1 upgrade (WebSocket) keeps its `Upgrade` and `Connection: upgrade` headers and,
+    // once the target switches protocols, becomes a tunnel.
+    let upgrade = upgrade_protocol(&request);
+    let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
+    let grpc_te = request.headers().get(header::TE) == Some(&HeaderValue::from_static("trailers"));
     strip_hop_by_hop(request.headers_mut());
+    if let Some(protocol) = upgrade {
+        request
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        request.headers_mut().insert(header::UPGRADE, protocol);
+    }
+    if grpc_te && backend.group.http2 {
+        // `TE: trailers` is the one TE value HTTP/2 allows; gRPC servers expect it.
+        request
+            .headers_mut()
+            .insert(header::TE, HeaderValue::from_static("trailers"));
+    }
     add_forwarded(request.headers_mut(), client_addr, listener);
     let mirrors: Vec<&crate::filters::Mirror> = filters()
         .filter_map(|f| match f {
@@ -209,9 +285,24 @@ async fn forward_request(
         Some(t) => t.min(listener.idle_timeout),
         None => listener.idle_timeout,
     };
-    match tokio::time::timeout(limit, context.client.request(request)).await {
-        Ok(Ok(mut response)) => {
+    match context.clients.send(&backend.group, request, limit).await {
+        Ok((target, mut response)) => {
+            let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+            let protocol = response.headers().get(header::UPGRADE).cloned();
             strip_hop_by_hop(response.headers_mut());
+            match (client_upgrade, switched, protocol) {
+                (Some(client), true, Some(protocol)) => {
+                    upstream::tunnel(client, hyper::upgrade::on(&mut response));
+                    let headers = response.headers_mut();
+                    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                    headers.insert(header::UPGRADE, protocol);
+                }
+                (_, true, _) => {
+                    tracing::warn!(%target, target_group = %backend.group.id, "target switched protocols unasked");
+                    return fixed(502, "text/plain", Bytes::from_static(b"502 Bad Gateway\n"));
+                }
+                _ => {}
+            }
             for filter in filters() {
                 if let CompiledFilter::ResponseHeaders(h) = filter {
                     h.apply(response.headers_mut());
@@ -219,11 +310,19 @@ async fn forward_request(
             }
             response.map(|b| b.boxed())
         }
-        Ok(Err(e)) => {
+        Err(Failure::NoTarget) => fixed(
+            503,
+            "text/plain",
+            Bytes::from_static(b"503 Service Unavailable: no targets\n"),
+        ),
+        Err(Failure::InvalidPath) => {
+            fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n"))
+        }
+        Err(Failure::Failed(target, e)) => {
             tracing::warn!(%target, target_group = %backend.group.id, error = %e, "target failed");
             fixed(502, "text/plain", Bytes::from_static(b"502 Bad Gateway\n"))
         }
-        Err(_) => {
+        Err(Failure::Timeout(target)) => {
             tracing::warn!(%target, target_group = %backend.group.id, "target timed out");
             fixed(
                 504,
@@ -232,6 +331,22 @@ async fn forward_request(
             )
         }
     }
+}
+
+/// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` with `Upgrade`).
+fn upgrade_protocol(request: &Request<Incoming>) -> Option<HeaderValue> {
+    if request.version() != http::Version::HTTP_11 {
+        return None;
+    }
+    let asks = request
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| request.headers().get(header::UPGRADE).cloned())
+        .flatten()
 }
 
 /// Picks a backend by weight (weight 0 gets nothing); `None` for the share of unusable backends
@@ -283,19 +398,18 @@ async fn mirror(
     };
     if let Some(copy) = copy {
         for m in mirrors {
-            let Some(target) = m.group.pick() else {
-                continue;
-            };
-            let mut uri = format!("http://{target}");
-            uri.push_str(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
-            let mut builder = Request::builder().method(parts.method.clone()).uri(uri);
+            let mut builder = Request::builder()
+                .method(parts.method.clone())
+                .uri(parts.uri.clone());
             if let Some(h) = builder.headers_mut() {
                 *h = parts.headers.clone();
             }
             if let Ok(req) = builder.body(full(copy.clone())) {
-                let client = context.client.clone();
+                let (clients, group) = (context.clients.clone(), m.group.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = client.request(req).await {
+                    if let Err(Failure::Failed(target, e)) =
+                        clients.send(&group, req, MIRROR_TIMEOUT).await
+                    {
                         tracing::debug!(%target, error = %e, "mirror target failed");
                     }
                 });
@@ -366,6 +480,7 @@ fn full(bytes: Bytes) -> Body {
 
 pub fn fixed(status: u16, content_type: &str, body: Bytes) -> Response<Body> {
     let mut response = Response::new(full(body));
+    response.extensions_mut().insert(Generated);
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {

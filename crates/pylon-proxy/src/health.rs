@@ -6,15 +6,15 @@
 //! row; an unhealthy target comes back after `healthy_threshold` passes in a row.
 
 use bytes::Bytes;
-use http_body_util::Empty;
-use hyper_util::rt::TokioIo;
-use pylon_ir::{HealthCheck, HealthCheckPort};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use pylon_ir::{HealthCheck, HealthCheckPort, ProtocolVersion};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,11 +25,28 @@ pub enum HealthState {
     Unhealthy,
 }
 
+/// How long a target that refused a connection stays out of rotation, unless a health check
+/// passes first.
+const EJECTION: Duration = Duration::from_secs(10);
+
 /// What the checks know about one target.
 #[derive(Debug)]
 pub struct TargetHealth {
     routable: AtomicBool,
+    /// Passive ejection: milliseconds since [`epoch`] until which the target gets no traffic; 0
+    /// when it is not ejected.
+    ejected_until: AtomicU64,
     detail: Mutex<Detail>,
+}
+
+/// The instant ejection deadlines count from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn millis_since_epoch() -> u64 {
+    u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +61,9 @@ struct Detail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HealthReport {
     pub state: HealthState,
+    /// Taken out of rotation after refusing a connection, until a check passes or 10 s pass.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ejected: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -52,6 +72,7 @@ impl TargetHealth {
     fn new() -> Self {
         TargetHealth {
             routable: AtomicBool::new(true),
+            ejected_until: AtomicU64::new(0),
             detail: Mutex::new(Detail {
                 state: HealthState::Initial,
                 passes: 0,
@@ -61,15 +82,32 @@ impl TargetHealth {
         }
     }
 
-    /// Whether the balancer may pick this target (initial or healthy).
+    /// Whether the balancer may pick this target (initial or healthy, and not ejected).
     pub fn is_routable(&self) -> bool {
-        self.routable.load(Ordering::Relaxed)
+        self.routable.load(Ordering::Relaxed) && !self.is_ejected()
+    }
+
+    fn is_ejected(&self) -> bool {
+        let until = self.ejected_until.load(Ordering::Relaxed);
+        until != 0 && millis_since_epoch() < until
+    }
+
+    /// Takes the target out of rotation for a while: it refused a connection.
+    pub fn eject(&self, target: SocketAddr) {
+        let now = millis_since_epoch();
+        let before = self
+            .ejected_until
+            .swap(now + EJECTION.as_millis() as u64, Ordering::Relaxed);
+        if before <= now {
+            tracing::info!(%target, "target refused a connection: ejected for 10s");
+        }
     }
 
     pub fn report(&self) -> HealthReport {
         let d = self.detail.lock().expect("health lock");
         HealthReport {
             state: d.state,
+            ejected: self.is_ejected(),
             reason: d.reason.clone(),
         }
     }
@@ -79,6 +117,8 @@ impl TargetHealth {
         let before = d.state;
         match result {
             Ok(()) => {
+                // A passing check ends a passive ejection early.
+                self.ejected_until.store(0, Ordering::Relaxed);
                 d.passes += 1;
                 d.failures = 0;
                 let needed = if d.state == HealthState::Unhealthy {
@@ -117,7 +157,7 @@ pub struct HealthChecks {
 }
 
 struct Check {
-    config: HealthCheck,
+    config: (HealthCheck, ProtocolVersion),
     health: Arc<TargetHealth>,
     task: JoinHandle<()>,
 }
@@ -133,11 +173,12 @@ impl HealthChecks {
     /// theirs, a changed health check restarts with the state kept. Returns each target's health.
     pub fn reconcile(
         &self,
-        wanted: impl IntoIterator<Item = (String, SocketAddr, HealthCheck)>,
+        wanted: impl IntoIterator<Item = (String, SocketAddr, HealthCheck, ProtocolVersion)>,
     ) -> HashMap<Key, Arc<TargetHealth>> {
         let mut checks = self.checks.lock().expect("checks lock");
         let mut next = HashMap::new();
-        for (tg, target, config) in wanted {
+        for (tg, target, check, version) in wanted {
+            let config = (check, version);
             let key = (tg, target);
             if next.contains_key(&key) {
                 continue;
@@ -174,7 +215,11 @@ impl HealthChecks {
     }
 }
 
-async fn run(target: SocketAddr, check: HealthCheck, health: Arc<TargetHealth>) {
+async fn run(
+    target: SocketAddr,
+    (check, version): (HealthCheck, ProtocolVersion),
+    health: Arc<TargetHealth>,
+) {
     let addr = match check.port {
         HealthCheckPort::TrafficPort => target,
         HealthCheckPort::Port(p) => SocketAddr::new(target.ip(), p),
@@ -182,10 +227,15 @@ async fn run(target: SocketAddr, check: HealthCheck, health: Arc<TargetHealth>) 
     let interval = Duration::from_secs(u64::from(check.interval_seconds));
     let timeout = Duration::from_secs(u64::from(check.timeout_seconds));
     loop {
-        let result = match tokio::time::timeout(timeout, probe(addr, &check.path)).await {
+        let result = match tokio::time::timeout(timeout, probe(addr, &check.path, version)).await {
             Ok(Ok(status)) if codes_match(&check.success_codes, status) => Ok(()),
             Ok(Ok(status)) => Err(format!(
-                "health check answered {status}, expected {}",
+                "health check answered {}{status}, expected {}",
+                if version == ProtocolVersion::Grpc {
+                    "gRPC status "
+                } else {
+                    ""
+                },
                 check.success_codes
             )),
             Ok(Err(e)) => Err(e),
@@ -199,26 +249,76 @@ async fn run(target: SocketAddr, check: HealthCheck, health: Arc<TargetHealth>) 
     }
 }
 
-/// One `GET <path>` on a fresh connection, as an ALB health checker sends it.
-async fn probe(addr: SocketAddr, path: &str) -> Result<u16, String> {
+/// One check on a fresh connection, as an ALB health checker sends it: `GET <path>` over
+/// HTTP/1.1 or h2c, answering the HTTP status; for GRPC target groups a gRPC call to `<path>` with
+/// an empty message, answering the gRPC status.
+async fn probe(addr: SocketAddr, path: &str, version: ProtocolVersion) -> Result<u16, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("health check to {addr} failed: {e}");
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect to {addr} failed: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("health check to {addr} failed: {e}"))?;
-    tokio::spawn(conn);
-    let request = http::Request::get(path)
-        .header(http::header::HOST, addr.to_string())
-        .header(http::header::USER_AGENT, "ELB-HealthChecker/2.0")
-        .header(http::header::CONNECTION, "close")
-        .body(Empty::<Bytes>::new())
+    let io = TokioIo::new(stream);
+    let grpc = version == ProtocolVersion::Grpc;
+    let http1 = version == ProtocolVersion::Http1;
+    let mut request =
+        http::Request::builder().header(http::header::USER_AGENT, "ELB-HealthChecker/2.0");
+    request = if http1 {
+        request
+            .uri(path)
+            .header(http::header::HOST, addr.to_string())
+            .header(http::header::CONNECTION, "close")
+    } else {
+        request.uri(format!("http://{addr}{path}"))
+    };
+    if grpc {
+        request = request
+            .method(http::Method::POST)
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .header(http::header::TE, "trailers");
+    }
+    let body = if grpc {
+        // A gRPC message frame: not compressed, zero bytes long.
+        Full::new(Bytes::from_static(&[0, 0, 0, 0, 0]))
+    } else {
+        Full::new(Bytes::new())
+    };
+    let request = request
+        .body(body)
         .map_err(|e| format!("health check path {path:?} is not a valid request: {e}"))?;
-    let response = sender
-        .send_request(request)
+    let response = if http1 {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| failed(&e))?;
+        tokio::spawn(conn);
+        sender.send_request(request).await.map_err(|e| failed(&e))?
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(|e| failed(&e))?;
+        tokio::spawn(conn);
+        sender.send_request(request).await.map_err(|e| failed(&e))?
+    };
+    if !grpc {
+        return Ok(response.status().as_u16());
+    }
+    // A trailers-only answer carries the status in its headers; otherwise it ends the body.
+    let status_in = |h: &http::HeaderMap| {
+        h.get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u16>().ok())
+    };
+    if let Some(code) = status_in(response.headers()) {
+        return Ok(code);
+    }
+    let collected = response
+        .into_body()
+        .collect()
         .await
-        .map_err(|e| format!("health check to {addr} failed: {e}"))?;
-    Ok(response.status().as_u16())
+        .map_err(|e| failed(&e))?;
+    collected
+        .trailers()
+        .and_then(status_in)
+        .ok_or_else(|| format!("health check to {addr}: the gRPC answer has no grpc-status"))
 }
 
 /// ALB matcher syntax: `200`, `200,202`, `200-299`.

@@ -15,6 +15,7 @@ mod listener;
 mod pattern;
 mod route;
 mod tls;
+mod upstream;
 
 pub use health::{HealthReport, HealthState};
 pub use listener::{ApplyReport, ListenerState, Proxy};

@@ -7,9 +7,9 @@ use crate::route::CompiledListener;
 use crate::tls::{Certificates, Resolver};
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use pylon_ir::{Ir, Protocol};
+use hyper_util::server::conn::auto;
+use pylon_ir::{Ir, Protocol, ProtocolVersion};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -20,8 +20,6 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
-/// How long a target may take to accept a connection (the ALB's target connect timeout).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -64,20 +62,10 @@ impl Default for Proxy {
 
 impl Proxy {
     pub fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let client: forward::UpstreamClient = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Proxy {
             bound: Mutex::new(HashMap::new()),
             health: HealthChecks::default(),
-            context: Arc::new(Context {
-                client,
-                weights: AtomicUsize::new(0),
-            }),
+            context: Arc::new(Context::default()),
             connections: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -93,6 +81,7 @@ impl Proxy {
                             tg.id.clone(),
                             SocketAddr::new(t.ip, t.port),
                             tg.health_check.clone(),
+                            tg.protocol_version,
                         )
                     })
                 })
@@ -114,9 +103,10 @@ impl Proxy {
                             (addr, health[&(tg.id.clone(), addr)].clone())
                         })
                         .collect();
+                    let http2 = tg.protocol_version != ProtocolVersion::Http1;
                     (
                         tg.id.clone(),
-                        Arc::new(TargetGroupRuntime::new(tg.id.clone(), targets)),
+                        Arc::new(TargetGroupRuntime::new(tg.id.clone(), http2, targets)),
                     )
                 })
                 .collect();
@@ -321,10 +311,15 @@ async fn serve<S>(
         let context = context.clone();
         async move { Ok::<_, Infallible>(forward::handle(request, listener, context, peer).await) }
     });
-    let connection = hyper::server::conn::http1::Builder::new()
+    // HTTP/1.1, or HTTP/2 when the client starts with its preface (prior-knowledge h2c on
+    // plaintext listeners, ALPN `h2` on TLS ones). HTTP/1.1 connections may be upgraded.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

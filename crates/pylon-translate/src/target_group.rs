@@ -174,7 +174,12 @@ pub fn build(
         service_port: port_text,
         target_type: settings.target_type,
         protocol: Protocol::Http,
-        protocol_version: settings.protocol_version,
+        // A Service port of `appProtocol: kubernetes.io/h2c` speaks HTTP/2 without TLS (the
+        // Gateway API's backend protocol selection) unless HTTP2 or GRPC is set already.
+        protocol_version: match (settings.protocol_version, port.app_protocol.as_deref()) {
+            (ProtocolVersion::Http1, Some("kubernetes.io/h2c")) => ProtocolVersion::Http2,
+            (v, _) => v,
+        },
         port: tg_port,
         health_check,
         targets,

@@ -173,7 +173,9 @@ impl Backends<'_> {
             _ if self.route_kind == Kind::GRPCRoute => ProtocolVersion::Grpc,
             _ => ProtocolVersion::Http1,
         };
-        let (health_check, health_check_port) = health_check(props.health_check_config.as_ref());
+        let grpc = protocol_version == ProtocolVersion::Grpc;
+        let (health_check, health_check_port) =
+            health_check(props.health_check_config.as_ref(), grpc);
         TargetGroupSettings {
             target_type,
             health_check_port,
@@ -215,8 +217,12 @@ fn merge(into: &mut TargetGroupProps, from: &TargetGroupProps) {
 
 /// The Gateway defaults of the controller: HTTP on the traffic port, `/`, every 15 s with a 5 s
 /// timeout, 3 passes or failures to change state, codes 200-399.
+/// A TargetGroupConfiguration's health check over the controller's defaults; GRPC target groups
+/// are checked with a gRPC call to `/AWS.ALB/healthcheck` that passes on gRPC status 12
+/// (UNIMPLEMENTED: the server answered).
 fn health_check(
     config: Option<&HealthCheckConfiguration>,
+    grpc: bool,
 ) -> (HealthCheck, HealthCheckPortSetting) {
     let c = config.cloned().unwrap_or_default();
     let positive = |v: Option<i32>, default: u32| {
@@ -235,15 +241,19 @@ fn health_check(
         HealthCheck {
             protocol: Protocol::Http,
             port: HealthCheckPort::TrafficPort,
-            path: c.health_check_path.unwrap_or_else(|| "/".to_string()),
+            path: c
+                .health_check_path
+                .unwrap_or_else(|| if grpc { "/AWS.ALB/healthcheck" } else { "/" }.to_string()),
             interval_seconds: positive(c.health_check_interval, 15),
             timeout_seconds: positive(c.health_check_timeout, 5),
             healthy_threshold: positive(c.healthy_threshold_count, 3),
             unhealthy_threshold: positive(c.unhealthy_threshold_count, 3),
-            success_codes: c
-                .matcher
-                .and_then(|m| m.http_code)
-                .unwrap_or_else(|| "200-399".to_string()),
+            success_codes: match (c.matcher, grpc) {
+                (Some(m), true) => m.grpc_code,
+                (Some(m), false) => m.http_code,
+                (None, _) => None,
+            }
+            .unwrap_or_else(|| if grpc { "12" } else { "200-399" }.to_string()),
         },
         port,
     )

@@ -25,6 +25,7 @@ pub const BACKEND_PREFIXES: [&str; 2] = ["actions.", "conditions."];
 const TARGET_GROUP: &[&str] = &[
     "target-type",
     "backend-protocol",
+    "backend-protocol-version",
     "healthcheck-port",
     "healthcheck-protocol",
     "healthcheck-path",
@@ -245,6 +246,15 @@ pub fn target_group(a: &Annotations<'_>) -> Result<TargetGroupSettings, Vec<Prob
         "HTTPS" => Err("HTTPS to targets is not supported by Pylon yet: use HTTP".into()),
         _ => Err("must be HTTP or HTTPS".into()),
     }));
+    // HTTP2 and GRPC target groups are reached with HTTP/2 without TLS (h2c, prior knowledge).
+    let protocol_version = errors
+        .take(a.parse("backend-protocol-version", |v| match v {
+            "HTTP1" => Ok(pylon_ir::ProtocolVersion::Http1),
+            "HTTP2" => Ok(pylon_ir::ProtocolVersion::Http2),
+            "GRPC" => Ok(pylon_ir::ProtocolVersion::Grpc),
+            _ => Err("must be HTTP1, HTTP2 or GRPC".into()),
+        }))
+        .unwrap_or(pylon_ir::ProtocolVersion::Http1);
     let protocol = errors
         .take(a.parse("healthcheck-protocol", |v| match v {
             "HTTP" => Ok(Protocol::Http),
@@ -295,7 +305,7 @@ pub fn target_group(a: &Annotations<'_>) -> Result<TargetGroupSettings, Vec<Prob
     }
     Ok(TargetGroupSettings {
         target_type,
-        protocol_version: pylon_ir::ProtocolVersion::Http1,
+        protocol_version,
         health_check_port: port,
         health_check: HealthCheck {
             protocol,

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod certs;
 pub mod kube_env;
 
 use serde_json::Value;
@@ -92,19 +93,31 @@ impl Env {
 
     /// Starts a demo backend on `127.<net>.3.<host>:<port>` and waits until it answers.
     pub fn backend(&self, host: u8, port: u16, name: &str) -> Process {
-        let addr: SocketAddr = format!("{}:{port}", self.backend_ip(host)).parse().unwrap();
-        let log = self.dir.path().join(format!("backend-{name}.log"));
-        let child = Command::new(BACKEND)
-            .args(["--listen", &addr.to_string(), "--name", name])
+        let addr = format!("{}:{port}", self.backend_ip(host));
+        self.peer(name, BACKEND, &["--listen", &addr, "--name", name], &addr)
+    }
+
+    /// Starts `program` with `args` (a backend or other peer of the test) and waits until it
+    /// accepts connections on `addr`.
+    pub fn peer(&self, name: &str, program: &str, args: &[&str], addr: &str) -> Process {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let log = self.dir.path().join(format!("peer-{name}.log"));
+        let child = Command::new(program)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
-            .expect("start the demo backend");
-        let process = Process { child, log };
+            .unwrap_or_else(|e| panic!("start {name} ({program}): {e}"));
+        let mut process = Process { child, log };
         wait_until(
-            Duration::from_secs(10),
-            || TcpStream::connect(addr).is_ok(),
-            || format!("backend {name} never listened on {addr}"),
+            Duration::from_secs(20),
+            || {
+                if let Ok(Some(status)) = process.child.try_wait() {
+                    panic!("{name} exited ({status}): {}", process.log_text());
+                }
+                TcpStream::connect(addr).is_ok()
+            },
+            || format!("{name} never listened on {addr}"),
         );
         process
     }

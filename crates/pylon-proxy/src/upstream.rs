@@ -1,0 +1,216 @@
+//! Sending a request to a target group: the client its protocol needs (HTTP/1.1, or prior-knowledge
+//! h2c for HTTP2 and GRPC target groups), another target when a connection cannot be made (the
+//! request had not left, so nothing is sent twice), passive ejection of targets that refuse
+//! connections, and HTTP/1.1 upgrades (WebSocket and the like) tunnelled both ways.
+
+use crate::balance::TargetGroupRuntime;
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+pub type Body = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
+type UpstreamClient = Client<HttpConnector, Body>;
+
+/// How long a target may take to accept a connection (the ALB's target connect timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many targets one request may try when connections are refused.
+const CONNECT_ATTEMPTS: usize = 3;
+
+/// The clients every listener shares: one per protocol targets speak.
+pub struct Clients {
+    http1: UpstreamClient,
+    http2: UpstreamClient,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let client = |http2: bool| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .http2_only(http2)
+                .build(connector.clone())
+        };
+        Clients {
+            http1: client(false),
+            http2: client(true),
+        }
+    }
+}
+
+/// Why no response came back from a target.
+pub enum Failure {
+    /// The target group has no targets.
+    NoTarget,
+    /// The target did not answer within the limit.
+    Timeout(SocketAddr),
+    /// The rewritten path and query do not form a URI.
+    InvalidPath,
+    /// The connection failed or broke (after retrying other targets where that was safe).
+    Failed(SocketAddr, hyper_util::client::legacy::Error),
+}
+
+impl Clients {
+    /// Sends `request` (its URI holding only path and query) to a target of `group`. A target
+    /// that refuses the connection is ejected for a while and the request goes to another one,
+    /// up to three targets; `limit` bounds each attempt.
+    pub async fn send(
+        &self,
+        group: &TargetGroupRuntime,
+        request: Request<Body>,
+        limit: Duration,
+    ) -> Result<(SocketAddr, Response<Incoming>), Failure> {
+        let upgrade = request.headers().contains_key(http::header::UPGRADE);
+        let (client, version) = if group.http2 && !upgrade {
+            (&self.http2, http::Version::HTTP_2)
+        } else {
+            (&self.http1, http::Version::HTTP_11)
+        };
+        let (parts, body) = request.into_parts();
+        let attempts = group.len().clamp(1, CONNECT_ATTEMPTS);
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let body = Reclaimable::new(body);
+        let mut parts = Some(parts);
+        let mut tried: Vec<SocketAddr> = Vec::new();
+        loop {
+            let Some(target) = group.pick_excluding(&tried) else {
+                return Err(Failure::NoTarget);
+            };
+            tried.push(target);
+            let last = tried.len() >= attempts;
+            // Headers are copied only while another attempt may need them.
+            let mut attempt = if last {
+                parts.take().expect("parts kept for the last attempt")
+            } else {
+                let p = parts.as_ref().expect("parts kept until the last attempt");
+                let mut copy = Request::new(()).into_parts().0;
+                copy.method = p.method.clone();
+                copy.headers = p.headers.clone();
+                copy
+            };
+            attempt.version = version;
+            attempt.uri = Uri::try_from(format!("http://{target}{path_and_query}"))
+                .map_err(|_| Failure::InvalidPath)?;
+            let request = Request::from_parts(attempt, body.share().boxed());
+            match tokio::time::timeout(limit, client.request(request)).await {
+                Ok(Ok(response)) => return Ok((target, response)),
+                Ok(Err(e)) if e.is_connect() => {
+                    group.eject(target);
+                    if last || !body.unread() {
+                        return Err(Failure::Failed(target, e));
+                    }
+                    tracing::debug!(%target, target_group = %group.id, error = %e, "connection refused; trying another target");
+                }
+                Ok(Err(e)) => return Err(Failure::Failed(target, e)),
+                Err(_) => return Err(Failure::Timeout(target)),
+            }
+        }
+    }
+}
+
+/// Tunnels an upgraded connection (WebSocket and the like) between the client and the target once
+/// both sides have switched protocols.
+pub fn tunnel(client: hyper::upgrade::OnUpgrade, target: hyper::upgrade::OnUpgrade) {
+    tokio::spawn(async move {
+        let (client, target) = match tokio::try_join!(client, target) {
+            Ok(both) => both,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade failed");
+                return;
+            }
+        };
+        let (mut client, mut target) = (TokioIo::new(client), TokioIo::new(target));
+        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut target).await {
+            tracing::debug!(error = %e, "upgraded connection ended with an error");
+        }
+    });
+}
+
+/// A request body a failed attempt can hand back: it leaves its shared slot only when first
+/// polled, so a request whose connection was never made still has it for the next target.
+struct Reclaimable {
+    slot: Arc<Mutex<Option<Body>>>,
+    end_stream: bool,
+    hint: SizeHint,
+}
+
+impl Reclaimable {
+    fn new(body: Body) -> Self {
+        Reclaimable {
+            end_stream: body.is_end_stream(),
+            hint: body.size_hint(),
+            slot: Arc::new(Mutex::new(Some(body))),
+        }
+    }
+
+    /// A handle for one attempt.
+    fn share(&self) -> Shared {
+        Shared {
+            slot: self.slot.clone(),
+            taken: None,
+            end_stream: self.end_stream,
+            hint: self.hint,
+        }
+    }
+
+    /// Whether no attempt has started reading the body.
+    fn unread(&self) -> bool {
+        self.slot.lock().map(|s| s.is_some()).unwrap_or(false)
+    }
+}
+
+struct Shared {
+    slot: Arc<Mutex<Option<Body>>>,
+    taken: Option<Body>,
+    end_stream: bool,
+    hint: SizeHint,
+}
+
+impl hyper::body::Body for Shared {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        if self.taken.is_none() {
+            let taken = self.slot.lock().ok().and_then(|mut s| s.take());
+            self.taken = taken;
+        }
+        match self.taken.as_mut() {
+            Some(body) => Pin::new(body).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.taken {
+            Some(body) => body.is_end_stream(),
+            None => self.end_stream,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.taken {
+            Some(body) => body.size_hint(),
+            None => self.hint,
+        }
+    }
+}
