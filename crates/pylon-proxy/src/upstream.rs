@@ -1,7 +1,8 @@
 //! Sending a request to a target group: the client its protocol needs (HTTP/1.1, or prior-knowledge
 //! h2c for HTTP2 and GRPC target groups), another target when a connection cannot be made (the
-//! request had not left, so nothing is sent twice), passive ejection of targets that refuse
-//! connections, and HTTP/1.1 upgrades (WebSocket and the like) tunnelled both ways.
+//! request had not left, so nothing is sent twice) or when an idempotent request's connection
+//! closed before any answer, passive ejection of targets that refuse connections, and HTTP/1.1
+//! upgrades (WebSocket and the like) tunnelled both ways.
 
 use crate::balance::TargetGroupRuntime;
 use bytes::Bytes;
@@ -64,8 +65,9 @@ pub enum Failure {
 
 impl Clients {
     /// Sends `request` (its URI holding only path and query) to a target of `group`. A target
-    /// that refuses the connection is ejected for a while and the request goes to another one,
-    /// up to three targets; `limit` bounds each attempt.
+    /// that refuses the connection is ejected for a while and the request goes to another one, as
+    /// does an idempotent request whose connection closed unanswered; up to three targets are
+    /// tried, and `limit` bounds each attempt.
     pub async fn send(
         &self,
         group: &TargetGroupRuntime,
@@ -79,6 +81,7 @@ impl Clients {
             (&self.http1, http::Version::HTTP_11)
         };
         let (parts, body) = request.into_parts();
+        let idempotent = parts.method.is_idempotent();
         let attempts = group.len().clamp(1, CONNECT_ATTEMPTS);
         let path_and_query = parts
             .uri
@@ -110,18 +113,30 @@ impl Clients {
             let request = Request::from_parts(attempt, body.share().boxed());
             match tokio::time::timeout(limit, client.request(request)).await {
                 Ok(Ok(response)) => return Ok((target, response)),
-                Ok(Err(e)) if e.is_connect() => {
-                    group.eject(target);
-                    if last || !body.unread() {
+                Ok(Err(e)) => {
+                    // A refused connection never reached the target; an idempotent request
+                    // whose connection closed before any answer is safe to send again.
+                    let refused = e.is_connect();
+                    if refused {
+                        group.eject(target);
+                    }
+                    let again = refused || (idempotent && closed_unanswered(&e));
+                    if last || !again || !body.resendable() {
                         return Err(Failure::Failed(target, e));
                     }
-                    tracing::debug!(%target, target_group = %group.id, error = %e, "connection refused; trying another target");
+                    tracing::debug!(%target, target_group = %group.id, error = %e, "target failed before answering; trying another target");
                 }
-                Ok(Err(e)) => return Err(Failure::Failed(target, e)),
                 Err(_) => return Err(Failure::Timeout(target)),
             }
         }
     }
+}
+
+/// Whether the connection closed before any part of an answer arrived (the target went away).
+fn closed_unanswered(e: &hyper_util::client::legacy::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<hyper::Error>())
+        .is_some_and(hyper::Error::is_incomplete_message)
 }
 
 /// Tunnels an upgraded connection (WebSocket and the like) between the client and the target once
@@ -169,9 +184,10 @@ impl Reclaimable {
         }
     }
 
-    /// Whether no attempt has started reading the body.
-    fn unread(&self) -> bool {
-        self.slot.lock().map(|s| s.is_some()).unwrap_or(false)
+    /// Whether another attempt can send the whole body: no attempt has started reading it, or
+    /// it is empty.
+    fn resendable(&self) -> bool {
+        self.end_stream || self.slot.lock().map(|s| s.is_some()).unwrap_or(false)
     }
 }
 
