@@ -2,6 +2,7 @@
 //! target with the headers an ALB adds and the route's filters, mapping target failures to 502,
 //! 503 and 504.
 
+use crate::access_log::{AccessLog, Entry, Logged};
 use crate::filters::{modified_path, CompiledFilter};
 use crate::route::{
     Backend, CompiledAction, CompiledListener, Forward, Redirect, RequestFacts, Route,
@@ -29,6 +30,14 @@ const MIRROR_BODY_LIMIT: u64 = 1 << 20;
 pub struct Context {
     pub clients: Arc<Clients>,
     pub weights: AtomicUsize,
+    pub access_log: Option<AccessLog>,
+}
+
+/// The target a forwarded response came from, kept for the access log.
+#[derive(Clone)]
+struct Upstream {
+    target_group: String,
+    target: Option<SocketAddr>,
 }
 
 /// Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1).
@@ -53,7 +62,21 @@ pub async fn handle(
     context: Arc<Context>,
     client_addr: SocketAddr,
 ) -> Response<Body> {
+    let started = std::time::Instant::now();
     let host = request_host(&request);
+    let entry = context.access_log.as_ref().map(|_| {
+        let mut e = Entry::now(started);
+        e.client = client_addr;
+        e.method = request.method().to_string();
+        e.path = request.uri().path().to_string();
+        e.host.clone_from(&host);
+        e.protocol = match request.version() {
+            http::Version::HTTP_2 => "HTTP/2",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        };
+        e
+    });
     let facts = RequestFacts {
         host: host.as_bytes(),
         path: request.uri().path().as_bytes(),
@@ -76,10 +99,29 @@ pub async fn handle(
         }),
         None => work.await,
     };
-    if grpc && response.extensions().get::<Generated>().is_some() {
+    let response = if grpc && response.extensions().get::<Generated>().is_some() {
         grpc_error(response)
     } else {
         response
+    };
+    listener
+        .metrics
+        .record(response.status().as_u16(), started.elapsed());
+    match (entry, &context.access_log) {
+        (Some(mut entry), Some(log)) => {
+            entry.status = response.status().as_u16();
+            entry.load_balancer.clone_from(&listener.load_balancer_id);
+            entry.listener.clone_from(&listener.listener_id);
+            entry.rule = route.rule;
+            entry.origin = route.origin.to_string();
+            if let Some(up) = response.extensions().get::<Upstream>() {
+                entry.target_group = Some(up.target_group.clone());
+                entry.target = up.target;
+            }
+            let log = log.clone();
+            response.map(|b| Logged::new(b, entry, log).boxed())
+        }
+        _ => response,
     }
 }
 
@@ -307,6 +349,12 @@ async fn forward_request(
                 if let CompiledFilter::ResponseHeaders(h) = filter {
                     h.apply(response.headers_mut());
                 }
+            }
+            if context.access_log.is_some() {
+                response.extensions_mut().insert(Upstream {
+                    target_group: backend.group.id.clone(),
+                    target: Some(target),
+                });
             }
             response.map(|b| b.boxed())
         }

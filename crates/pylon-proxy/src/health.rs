@@ -207,6 +207,17 @@ impl HealthChecks {
             .collect()
     }
 
+    /// Every checked target's health, by target group and target.
+    pub fn reports(&self) -> Vec<(String, SocketAddr, HealthReport)> {
+        let checks = self.checks.lock().expect("checks lock");
+        let mut all: Vec<_> = checks
+            .iter()
+            .map(|((tg, target), c)| (tg.clone(), *target, c.health.report()))
+            .collect();
+        all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        all
+    }
+
     pub fn report(&self, target_group: &str, target: SocketAddr) -> Option<HealthReport> {
         let checks = self.checks.lock().expect("checks lock");
         checks

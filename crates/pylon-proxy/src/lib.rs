@@ -7,15 +7,18 @@
 //! listeners are never rebound, and a listener that cannot bind is reported while the others
 //! keep serving.
 
+mod access_log;
 mod balance;
 mod filters;
 mod forward;
 mod health;
 mod listener;
+mod metrics;
 mod pattern;
 mod route;
 mod tls;
 mod upstream;
 
+pub use access_log::AccessLog;
 pub use health::{HealthReport, HealthState};
 pub use listener::{ApplyReport, ListenerState, Proxy};

@@ -1,8 +1,10 @@
 //! Listeners: binding, accepting, serving connections, and swapping configurations under them.
 
+use crate::access_log::AccessLog;
 use crate::balance::TargetGroupRuntime;
 use crate::forward::{self, Context};
-use crate::health::{HealthChecks, HealthReport};
+use crate::health::{HealthChecks, HealthReport, HealthState};
+use crate::metrics::Metrics;
 use crate::route::CompiledListener;
 use crate::tls::{Certificates, Resolver};
 use arc_swap::ArcSwap;
@@ -29,6 +31,7 @@ pub struct Proxy {
     health: HealthChecks,
     context: Arc<Context>,
     connections: Arc<AtomicUsize>,
+    metrics: Metrics,
 }
 
 /// A bound listener: its socket's accept loop and the configuration it serves.
@@ -62,11 +65,20 @@ impl Default for Proxy {
 
 impl Proxy {
     pub fn new() -> Self {
+        Self::with_access_log(None)
+    }
+
+    /// A load balancer that writes an access log line per request to `access_log`.
+    pub fn with_access_log(access_log: Option<AccessLog>) -> Self {
         Proxy {
             bound: Mutex::new(HashMap::new()),
             health: HealthChecks::default(),
-            context: Arc::new(Context::default()),
+            context: Arc::new(Context {
+                access_log,
+                ..Context::default()
+            }),
             connections: Arc::new(AtomicUsize::new(0)),
+            metrics: Metrics::default(),
         }
     }
 
@@ -157,8 +169,13 @@ impl Proxy {
             }
             keep
         });
-        for (addr, (compiled, certificates)) in desired {
+        let live: Vec<String> = desired
+            .values()
+            .map(|(c, _)| c.listener_id.clone())
+            .collect();
+        for (addr, (mut compiled, certificates)) in desired {
             let id = compiled.listener_id.clone();
+            compiled.metrics = self.metrics.listener(&id);
             let state = if let Some(existing) = bound.get_mut(&addr) {
                 existing.listener_id = id.clone();
                 existing.config.store(Arc::new(compiled));
@@ -211,7 +228,41 @@ impl Proxy {
             };
             report.listeners.insert(id, state);
         }
+        self.metrics.applied(&live);
         report
+    }
+
+    /// Prometheus metrics in the text format: requests and latency per listener, open
+    /// connections, target health and the configuration generation.
+    pub fn metrics(&self) -> String {
+        let mut out = String::new();
+        self.metrics.write(&mut out);
+        out.push_str(
+            "# HELP pylon_active_connections Client connections open now.
+# TYPE pylon_active_connections gauge
+",
+        );
+        out.push_str(&format!(
+            "pylon_active_connections {}
+",
+            self.connections.load(Ordering::Relaxed)
+        ));
+        out.push_str("# HELP pylon_target_healthy Whether a target receives traffic (1) or not (0), with its health check state.
+# TYPE pylon_target_healthy gauge
+");
+        for (tg, target, report) in self.health.reports() {
+            let state = match report.state {
+                HealthState::Initial => "initial",
+                HealthState::Healthy => "healthy",
+                HealthState::Unhealthy => "unhealthy",
+            };
+            let up = u8::from(report.state != HealthState::Unhealthy && !report.ejected);
+            out.push_str(&format!(
+                "pylon_target_healthy{{target_group=\"{tg}\",target=\"{target}\",state=\"{state}\",ejected=\"{}\"}} {up}\n",
+                report.ejected
+            ));
+        }
+        out
     }
 
     /// The health of one target of a target group, if it is being checked.

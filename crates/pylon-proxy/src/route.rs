@@ -3,6 +3,7 @@
 
 use crate::balance::TargetGroupRuntime;
 use crate::filters::CompiledFilter;
+use crate::metrics::ListenerMetrics;
 use crate::pattern::Pattern;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
@@ -19,11 +20,14 @@ use std::time::Duration;
 /// One listener, ready to route. Swapped whole on every configuration change.
 #[derive(Debug)]
 pub struct CompiledListener {
+    pub load_balancer_id: String,
     pub listener_id: String,
     pub protocol: Protocol,
     pub port: u16,
     /// The load balancer's `idle_timeout.timeout_seconds`: how long a target may take.
     pub idle_timeout: Duration,
+    /// Request counters, shared by every configuration of this listener.
+    pub metrics: Arc<ListenerMetrics>,
     rules: Vec<CompiledRule>,
     default_route: Route,
 }
@@ -37,6 +41,9 @@ struct CompiledRule {
 /// What happens to a request that matched: filters, then the action.
 #[derive(Debug, Clone)]
 pub struct Route {
+    /// The rule's priority (0 for the listener's default action) and where it came from.
+    pub rule: u32,
+    pub origin: Arc<str>,
     pub filters: Arc<[CompiledFilter]>,
     pub action: CompiledAction,
     pub request_timeout: Option<Duration>,
@@ -143,16 +150,20 @@ impl CompiledListener {
         groups: &HashMap<String, Arc<TargetGroupRuntime>>,
     ) -> Self {
         CompiledListener {
+            load_balancer_id: lb.id.clone(),
             listener_id: listener.id.clone(),
             protocol: listener.protocol,
             port: listener.port,
             idle_timeout: Duration::from_secs(u64::from(lb.attributes.idle_timeout_seconds)),
+            metrics: Arc::default(),
             rules: listener
                 .rules
                 .iter()
                 .map(|r| CompiledRule {
                     conditions: r.conditions.iter().map(compile_condition).collect(),
                     route: Route {
+                        rule: r.priority,
+                        origin: format!("{} {}", r.origin.object, r.origin.field).into(),
                         filters: r
                             .filters
                             .iter()
@@ -165,6 +176,8 @@ impl CompiledListener {
                 })
                 .collect(),
             default_route: Route {
+                rule: 0,
+                origin: "default action".into(),
                 filters: Arc::new([]),
                 action: compile_action(&listener.default_action, groups),
                 request_timeout: None,

@@ -1,4 +1,5 @@
-//! The admin endpoint (loopback by default): `GET /status`, `GET /config`, `GET /healthz`.
+//! The admin endpoint (loopback by default): `GET /status`, `GET /config`, `GET /metrics`
+//! (Prometheus), `GET /healthz`.
 
 use crate::report::Published;
 use arc_swap::ArcSwap;
@@ -56,9 +57,22 @@ fn respond(admin: &Admin, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             json(&serde_json::to_value(published.status_view()).expect("status serializes"))
         }
         "/config" => json(&published.config_view(&admin.proxy)),
+        "/metrics" => {
+            let mut body = admin.proxy.metrics();
+            let workers = tokio::runtime::Handle::current().metrics().num_workers();
+            body.push_str(&format!(
+                "# HELP pylon_workers Proxy threads serving connections.\n# TYPE pylon_workers gauge\npylon_workers {workers}\n"
+            ));
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /status, /config or /healthz\n",
+            "not found: try /status, /config, /metrics or /healthz\n",
         ),
     }
 }

@@ -12,6 +12,7 @@ mod state;
 use clap::{Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use pylon_model::Snapshot;
+use pylon_proxy::AccessLog;
 use pylon_source::FileSource;
 use pylon_translate::{translate, AddressPools, Options, Translation};
 use std::net::SocketAddr;
@@ -49,6 +50,12 @@ enum Command {
         /// Kube mode: how long a leader's Lease lasts without renewal before another replica takes it.
         #[arg(long, default_value_t = 15)]
         lease_duration_seconds: u64,
+        /// Write a JSON access log line per request to this file (`-`: standard output).
+        #[arg(long)]
+        access_log: Option<PathBuf>,
+        /// Proxy threads serving connections [default: one per core].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        workers: Option<u16>,
     },
     /// Print the load balancers the manifests make, as a tree (or as JSON or YAML).
     Plan {
@@ -173,15 +180,40 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             leader_election_namespace,
             identity,
             lease_duration_seconds,
+            workers,
+            access_log,
         } => {
-            let runtime = tokio::runtime::Runtime::new()
+            let access_log = match access_log {
+                None => None,
+                Some(path) if path.as_os_str() == "-" => {
+                    Some(AccessLog::new(Box::new(std::io::stdout())))
+                }
+                Some(path) => {
+                    let file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .map_err(|e| {
+                            format!("cannot open the access log {}: {e}", path.display())
+                        })?;
+                    Some(AccessLog::new(Box::new(std::io::BufWriter::new(file))))
+                }
+            };
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = workers {
+                builder.worker_threads(usize::from(n));
+            }
+            let runtime = builder
+                .thread_name("pylon-worker")
+                .enable_all()
+                .build()
                 .map_err(|e| format!("cannot start the runtime: {e}"))?;
             let election = leader::Election {
                 namespace: leader_election_namespace,
                 identity: identity.unwrap_or_else(default_identity),
                 lease_duration: std::time::Duration::from_secs(lease_duration_seconds.max(1)),
             };
-            runtime.block_on(run::run(&translate, admin, election))?;
+            runtime.block_on(run::run(&translate, admin, election, access_log))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { translate, output } => {

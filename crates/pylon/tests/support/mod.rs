@@ -137,6 +137,11 @@ impl Env {
 
     /// Starts `pylon run` and waits until its admin endpoint answers.
     pub fn pylon(&self) -> Process {
+        self.pylon_with(&[])
+    }
+
+    /// Starts `pylon run` with `extra` arguments and waits until its admin endpoint answers.
+    pub fn pylon_with(&self, extra: &[&str]) -> Process {
         let log = self
             .dir
             .path()
@@ -150,6 +155,7 @@ impl Env {
             .arg("run")
             .args(self.translate_args())
             .args(["--admin", &self.admin().to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()

@@ -1,0 +1,151 @@
+//! The access log: one JSON line per request, written when its response ends (or is abandoned),
+//! with the load balancer, listener, rule, target group, target, status, latency and bytes.
+//!
+//! Lines go through a channel to a writer thread, so a slow sink never stalls a request.
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use serde::Serialize;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::mpsc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Where access log lines go.
+#[derive(Clone)]
+pub struct AccessLog(mpsc::Sender<Vec<u8>>);
+
+impl AccessLog {
+    /// Starts the writer thread for `sink`.
+    pub fn new(mut sink: Box<dyn Write + Send>) -> Self {
+        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        std::thread::Builder::new()
+            .name("pylon-access-log".into())
+            .spawn(move || {
+                while let Ok(line) = rx.recv() {
+                    let more: Vec<Vec<u8>> = rx.try_iter().collect();
+                    let written = std::iter::once(line)
+                        .chain(more)
+                        .try_for_each(|l| sink.write_all(&l))
+                        .and_then(|()| sink.flush());
+                    if let Err(e) = written {
+                        tracing::warn!(error = %e, "access log write failed");
+                    }
+                }
+            })
+            .expect("spawn the access log thread");
+        AccessLog(tx)
+    }
+}
+
+/// What is known about a request when its response headers are ready.
+#[derive(Serialize)]
+pub struct Entry {
+    pub time: f64,
+    pub client: SocketAddr,
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    pub protocol: &'static str,
+    pub load_balancer: String,
+    pub listener: String,
+    /// The matched rule's priority (0: the listener's default action).
+    pub rule: u32,
+    /// The object and field the rule came from.
+    pub origin: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<SocketAddr>,
+    pub status: u16,
+    /// Until the last byte of the response body, in milliseconds.
+    pub duration_ms: f64,
+    /// Response body bytes sent.
+    pub bytes: u64,
+    #[serde(skip)]
+    started: Option<Instant>,
+}
+
+impl Entry {
+    pub fn now(started: Instant) -> Self {
+        Entry {
+            time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            client: SocketAddr::from(([0, 0, 0, 0], 0)),
+            method: String::new(),
+            host: String::new(),
+            path: String::new(),
+            protocol: "",
+            load_balancer: String::new(),
+            listener: String::new(),
+            rule: 0,
+            origin: String::new(),
+            target_group: None,
+            target: None,
+            status: 0,
+            duration_ms: 0.0,
+            bytes: 0,
+            started: Some(started),
+        }
+    }
+}
+
+/// A response body that counts what it sends and logs its request when it is done.
+pub struct Logged<B> {
+    inner: B,
+    entry: Option<Entry>,
+    log: AccessLog,
+}
+
+impl<B> Logged<B> {
+    pub fn new(inner: B, entry: Entry, log: AccessLog) -> Self {
+        Logged {
+            inner,
+            entry: Some(entry),
+            log,
+        }
+    }
+}
+
+impl<B> Drop for Logged<B> {
+    fn drop(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            if let Some(started) = entry.started {
+                entry.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            }
+            if let Ok(mut line) = serde_json::to_vec(&entry) {
+                line.push(b'\n');
+                let _ = self.log.0.send(line);
+            }
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Logged<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let (Some(data), Some(entry)) = (frame.data_ref(), self.entry.as_mut()) {
+                entry.bytes += data.len() as u64;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
