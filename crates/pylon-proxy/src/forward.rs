@@ -4,6 +4,7 @@
 
 use crate::access_log::{AccessLog, Entry, Logged};
 use crate::filters::{modified_path, CompiledFilter};
+use crate::listener::ProxyOptions;
 use crate::route::{
     Backend, CompiledAction, CompiledListener, Forward, Redirect, RequestFacts, Route,
     RouteRedirect,
@@ -26,11 +27,22 @@ const MIRROR_TIMEOUT: Duration = Duration::from_secs(10);
 const MIRROR_BODY_LIMIT: u64 = 1 << 20;
 
 /// What a connection's requests share.
-#[derive(Default)]
 pub struct Context {
     pub clients: Arc<Clients>,
     pub weights: AtomicUsize,
     pub access_log: Option<AccessLog>,
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            clients: Arc::default(),
+            weights: AtomicUsize::new(0),
+            access_log: None,
+            header_read_timeout: ProxyOptions::default().header_read_timeout,
+        }
+    }
 }
 
 /// The target a forwarded response came from, kept for the access log.

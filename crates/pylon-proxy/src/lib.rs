@@ -21,4 +21,4 @@ mod upstream;
 
 pub use access_log::AccessLog;
 pub use health::{HealthReport, HealthState};
-pub use listener::{ApplyReport, ListenerState, Proxy};
+pub use listener::{ApplyReport, ListenerState, Proxy, ProxyOptions};

@@ -22,8 +22,28 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// How large a request's header block may be (HTTP/1.1 head, HTTP/2 header list); larger
+/// requests get 431.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// How the load balancer treats clients, beyond what the configuration says.
+#[derive(Clone)]
+pub struct ProxyOptions {
+    /// Where to write an access log line per request.
+    pub access_log: Option<AccessLog>,
+    /// How long a client may take to send its request headers (and a TLS handshake) before its
+    /// connection is closed.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            access_log: None,
+            header_read_timeout: Duration::from_secs(60),
+        }
+    }
+}
 
 /// The built-in load balancer. Create it inside a Tokio runtime.
 pub struct Proxy {
@@ -65,16 +85,16 @@ impl Default for Proxy {
 
 impl Proxy {
     pub fn new() -> Self {
-        Self::with_access_log(None)
+        Self::with_options(ProxyOptions::default())
     }
 
-    /// A load balancer that writes an access log line per request to `access_log`.
-    pub fn with_access_log(access_log: Option<AccessLog>) -> Self {
+    pub fn with_options(options: ProxyOptions) -> Self {
         Proxy {
             bound: Mutex::new(HashMap::new()),
             health: HealthChecks::default(),
             context: Arc::new(Context {
-                access_log,
+                access_log: options.access_log,
+                header_read_timeout: options.header_read_timeout,
                 ..Context::default()
             }),
             connections: Arc::new(AtomicUsize::new(0)),
@@ -316,7 +336,7 @@ async fn accept_loop(
                         }
                         Some(acceptor) => {
                             tokio::spawn(async move {
-                                let handshake = tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream));
+                                let handshake = tokio::time::timeout(context.header_read_timeout, acceptor.accept(stream));
                                 match handshake.await {
                                     Ok(Ok(stream)) => serve(stream, peer, config, context, stopped, guard).await,
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
@@ -356,6 +376,7 @@ async fn serve<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let header_read_timeout = context.header_read_timeout;
     let service = service_fn(move |request| {
         // Each request routes on the configuration current when it arrives, and keeps it.
         let listener = config.load_full();
@@ -368,8 +389,12 @@ async fn serve<S>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(header_read_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {

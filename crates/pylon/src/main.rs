@@ -12,7 +12,7 @@ mod state;
 use clap::{Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use pylon_model::Snapshot;
-use pylon_proxy::AccessLog;
+use pylon_proxy::{AccessLog, ProxyOptions};
 use pylon_source::FileSource;
 use pylon_translate::{translate, AddressPools, Options, Translation};
 use std::net::SocketAddr;
@@ -53,6 +53,10 @@ enum Command {
         /// Write a JSON access log line per request to this file (`-`: standard output).
         #[arg(long)]
         access_log: Option<PathBuf>,
+        /// Seconds a client may take to send its request headers (or finish a TLS handshake)
+        /// before its connection is closed.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        header_read_timeout: u64,
         /// Proxy threads serving connections [default: one per core].
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         workers: Option<u16>,
@@ -182,6 +186,7 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             lease_duration_seconds,
             workers,
             access_log,
+            header_read_timeout,
         } => {
             let access_log = match access_log {
                 None => None,
@@ -213,7 +218,11 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
                 identity: identity.unwrap_or_else(default_identity),
                 lease_duration: std::time::Duration::from_secs(lease_duration_seconds.max(1)),
             };
-            runtime.block_on(run::run(&translate, admin, election, access_log))?;
+            let proxy = ProxyOptions {
+                access_log,
+                header_read_timeout: std::time::Duration::from_secs(header_read_timeout),
+            };
+            runtime.block_on(run::run(&translate, admin, election, proxy))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { translate, output } => {

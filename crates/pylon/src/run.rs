@@ -6,7 +6,7 @@ use crate::report::Published;
 use crate::{kube_status, leader, state, TranslateArgs};
 use arc_swap::ArcSwap;
 use pylon_model::Problem;
-use pylon_proxy::{AccessLog, ApplyReport, ListenerState, Proxy};
+use pylon_proxy::{ApplyReport, ListenerState, Proxy, ProxyOptions};
 use pylon_source::{FileSource, KubeSource};
 use pylon_translate::{translate_with, Memo, Translation};
 use std::collections::BTreeSet;
@@ -28,11 +28,11 @@ pub async fn run(
     args: &TranslateArgs,
     admin_addr: SocketAddr,
     election: leader::Election,
-    access_log: Option<AccessLog>,
+    proxy_options: ProxyOptions,
 ) -> Result<(), String> {
     let mut options = args.options()?;
     let state_dir = args.state_dir();
-    let proxy = Arc::new(Proxy::with_access_log(access_log));
+    let proxy = Arc::new(Proxy::with_options(proxy_options));
     let published = Arc::new(ArcSwap::from_pointee(Published {
         generation: 0,
         translation: Arc::new(Translation::default()),
