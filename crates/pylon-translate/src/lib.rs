@@ -6,6 +6,7 @@
 //! target group holds, which address a load balancer gets.
 
 mod address;
+mod certificates;
 mod gateway;
 mod ingress;
 mod names;

@@ -1,6 +1,7 @@
 //! End to end for TLS termination: HTTPS Gateway listeners with `kubernetes.io/tls` Secrets,
 //! the certificate chosen by SNI (exact and wildcard host names), a redirect from HTTP to HTTPS,
-//! a rotated Secret served without a restart, and a bad Secret that marks only its listener.
+//! a rotated Secret served without a restart, a bad Secret that marks only its listener, and Ingress
+//! `spec.tls` Secrets served with `ssl-redirect` sending HTTP to HTTPS.
 //! Clients are `curl`, verifying the certificates against test CAs made with `openssl`.
 
 mod support;
@@ -168,4 +169,71 @@ fn https_listeners_terminate_tls_by_sni_and_rotate_certificates() {
     );
     // The other host name kept its certificate.
     assert_eq!(curl(https, "deep.wild.example.com", "/y", &ca).0, 200);
+}
+
+const INGRESS: &str = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: infra}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: infra
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/listen-ports: '[{"HTTP": 8080}, {"HTTPS": 8443}]'
+    alb.ingress.kubernetes.io/ssl-redirect: "8443"
+spec:
+  ingressClassName: alb
+  tls:
+  - hosts: [web.example.com]
+    secretName: web
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: v1, port: {number: 80}}}
+"#;
+
+#[test]
+fn ingress_tls_secrets_are_served_and_ssl_redirect_sends_http_to_https() {
+    let env = Env::new(45);
+    let dir = env.dir.path();
+    issue(dir, "ca", "web", &["web.example.com"]);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    env.write("ingress.yaml", INGRESS);
+    env.write(
+        "service.yaml",
+        &service("v1", 9000, &[env.backend_ip(1)]).replace("namespace: demo", "namespace: infra"),
+    );
+    env.write(
+        "web.yaml",
+        &secret("web", &read("web.crt"), &read("web.key")),
+    );
+    let _v1 = env.backend(1, 9000, "v1");
+    let _pylon = env.pylon();
+    let lb = env.wait_for_address("infra", "web");
+    let https = SocketAddr::new(lb.ip(), 8443);
+    let ca = dir.join("ca.crt");
+
+    let (code, body) = curl(https, "web.example.com", "/app?x=1", &ca);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"backend\":\"v1\""), "{body}");
+
+    // ssl-redirect: plain HTTP answers 301 to the same URL on the HTTPS port.
+    let plain = SocketAddr::new(lb.ip(), 8080);
+    let reply = http_get(plain, "/app?x=1", Some("web.example.com")).unwrap();
+    assert_eq!(reply.status, 301);
+    let location = reply
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        location.as_deref(),
+        Some("https://web.example.com:8443/app?x=1")
+    );
 }

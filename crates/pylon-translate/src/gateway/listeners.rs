@@ -5,11 +5,12 @@ use super::backends;
 use super::hostnames;
 use super::status::{reason, RouteGroupKind};
 use super::GATEWAY_GROUP;
+use crate::certificates;
 use gateway_api::apis::standard::gateways::{
     Gateway, GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom, GatewayListenersTlsMode,
 };
 use pylon_ir::{Protocol, ServerCertificate};
-use pylon_model::{Kind, ObjectRef, Snapshot};
+use pylon_model::{Kind, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct ListenerBuild {
@@ -227,63 +228,11 @@ fn certificate_refs(
         {
             return Err((reason::REF_NOT_PERMITTED, format!("certificateRef to Secret {secret_ns}/{} is not permitted: no ReferenceGrant in namespace {secret_ns} allows Gateways from namespace {ns}", r.name)));
         }
-        let Some(secret) = snapshot.secret(&secret_ns, &r.name) else {
-            return Err((
-                reason::INVALID_CERTIFICATE_REF,
-                format!("Secret {secret_ns}/{} does not exist", r.name),
-            ));
-        };
-        let value = |key: &str| -> Vec<u8> {
-            secret
-                .data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .map(|v| v.0.clone())
-                .or_else(|| {
-                    secret
-                        .string_data
-                        .as_ref()
-                        .and_then(|d| d.get(key))
-                        .map(|v| v.clone().into_bytes())
-                })
-                .unwrap_or_default()
-        };
-        let (chain, key) = (value("tls.crt"), value("tls.key"));
-        if secret.type_.as_deref() != Some("kubernetes.io/tls")
-            || chain.is_empty()
-            || key.is_empty()
-        {
-            return Err((reason::INVALID_CERTIFICATE_REF, format!("Secret {secret_ns}/{} is not a kubernetes.io/tls Secret with tls.crt and tls.key", r.name)));
-        }
-        if let Err(why) = check_pem(&chain, &key) {
-            return Err((
-                reason::INVALID_CERTIFICATE_REF,
-                format!("Secret {secret_ns}/{}: {why}", r.name),
-            ));
-        }
-        found.push(ServerCertificate {
-            hostname: None,
-            secret: ObjectRef::namespaced(Kind::Secret, &secret_ns, &r.name),
-            chain_pem: chain,
-            key_pem: key,
-        });
+        let certificate = certificates::from_secret(snapshot, &secret_ns, &r.name, None)
+            .map_err(|why| (reason::INVALID_CERTIFICATE_REF, why))?;
+        found.push(certificate);
     }
     Ok(found)
-}
-
-/// A certificate chain and key must be PEM: at least one certificate, and one private key.
-fn check_pem(chain: &[u8], key: &[u8]) -> Result<(), String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let certificates = CertificateDer::pem_slice_iter(chain)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| "tls.crt is not a PEM certificate chain".to_string())?;
-    if certificates.is_empty() {
-        return Err("tls.crt holds no PEM certificate".into());
-    }
-    PrivateKeyDer::from_pem_slice(key)
-        .map_err(|_| "tls.key is not a PEM private key".to_string())?;
-    Ok(())
 }
 
 /// Whether a namespace's labels (with the `kubernetes.io/metadata.name` label every namespace

@@ -7,14 +7,14 @@ mod annotations;
 mod rules;
 
 use crate::target_group::{self, Backend, BackendError, PortRef, TargetGroupSettings};
-use crate::{names, Options};
+use crate::{certificates, names, Options};
 use actions::ExtraConditions;
 use annotations::{Annotations, PREFIX};
 use pylon_ir::{
-    Action, Listener, LoadBalancer, LoadBalancerAttributes, Protocol, Rule, RuleOrigin, TargetType,
-    WeightedTargetGroup,
+    Action, Listener, LoadBalancer, LoadBalancerAttributes, Protocol, Rule, RuleOrigin,
+    ServerCertificate, TargetType, WeightedTargetGroup,
 };
-use pylon_model::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+use pylon_model::k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressSpec};
 use pylon_model::{Kind, Object, ObjectRef, Problem, Snapshot};
 use rules::PendingRule;
 use std::collections::BTreeMap;
@@ -135,6 +135,15 @@ pub fn translate_ingress(
     if build.failed {
         return None;
     }
+    let https = settings
+        .listen_ports
+        .iter()
+        .any(|(protocol, _)| *protocol == Protocol::Https);
+    let certificates = if https {
+        tls_certificates(&spec, snapshot, &origin, build.problems)
+    } else {
+        vec![]
+    };
     let target_groups = build.target_groups;
     let listeners = settings
         .listen_ports
@@ -178,7 +187,10 @@ pub fn translate_ingress(
                     })
                     .collect(),
                 default_action,
-                certificates: vec![],
+                certificates: match protocol {
+                    Protocol::Https => certificates.clone(),
+                    Protocol::Http => vec![],
+                },
             }
         })
         .collect();
@@ -219,6 +231,55 @@ struct Build<'a> {
     settings: BTreeMap<String, Option<TargetGroupSettings>>,
     /// The `actions.*` and `conditions.*` annotations some backend used.
     used: BTreeSet<String>,
+}
+
+/// The certificates of an Ingress's HTTPS listeners: each `spec.tls` entry's Secret, for each of
+/// its hosts (SNI picks among them; the first serves names no entry lists). A Secret that cannot
+/// be used is reported on its field and left out; an HTTPS listener left without certificates is
+/// reported and not served.
+fn tls_certificates(
+    spec: &IngressSpec,
+    snapshot: &Snapshot,
+    origin: &ObjectRef,
+    problems: &mut Vec<Problem>,
+) -> Vec<ServerCertificate> {
+    let namespace = origin.namespace.as_deref().unwrap_or_default();
+    let mut found = Vec::new();
+    for (i, tls) in spec.tls.iter().flatten().enumerate() {
+        let Some(secret) = &tls.secret_name else {
+            problems.push(Problem::error(
+                Some(origin.clone()),
+                Some(format!("spec.tls[{i}].secretName")),
+                "Pylon reads certificates from kubernetes.io/tls Secrets: name one (certificates cannot be discovered from ACM)",
+            ));
+            continue;
+        };
+        let hosts: Vec<Option<&str>> = match tls.hosts.as_deref() {
+            Some(hosts) if !hosts.is_empty() => hosts.iter().map(|h| Some(h.as_str())).collect(),
+            _ => vec![None],
+        };
+        for host in hosts {
+            match certificates::from_secret(snapshot, namespace, secret, host) {
+                Ok(certificate) => found.push(certificate),
+                Err(why) => {
+                    problems.push(Problem::error(
+                        Some(origin.clone()),
+                        Some(format!("spec.tls[{i}].secretName")),
+                        why,
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        problems.push(Problem::error(
+            Some(origin.clone()),
+            Some("spec.tls".into()),
+            "the HTTPS listeners have no usable certificate and are not served: add spec.tls with a kubernetes.io/tls Secret (certificate-arn names ACM certificates, which Pylon cannot read)",
+        ));
+    }
+    found
 }
 
 /// The fixed responses the controller gives backends it cannot resolve.
