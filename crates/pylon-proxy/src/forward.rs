@@ -268,7 +268,7 @@ async fn forward_request(
         }
     }
     let filters = || route.filters.iter().chain(backend.filters.iter());
-    let mut path = request.uri().path().to_string();
+    let mut rewritten: Option<String> = None;
     for filter in filters() {
         match filter {
             CompiledFilter::RequestHeaders(h) => h.apply(request.headers_mut()),
@@ -280,7 +280,8 @@ async fn forward_request(
                     request.headers_mut().insert(header::HOST, h.clone());
                 }
                 if let Some(rewrite) = rewrite {
-                    path = modified_path(rewrite, &path);
+                    let path = rewritten.as_deref().unwrap_or(request.uri().path());
+                    rewritten = Some(modified_path(rewrite, path));
                 }
             }
             CompiledFilter::ResponseHeaders(_)
@@ -288,14 +289,17 @@ async fn forward_request(
             | CompiledFilter::Cors(_) => {}
         }
     }
-    let path_and_query = match request.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
-    let Ok(uri) = Uri::try_from(path_and_query) else {
-        return fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n"));
-    };
-    *request.uri_mut() = uri;
+    // Targets get the path and query (the client's, or as rewritten); the address is the target's.
+    if let Some(path) = rewritten {
+        let path_and_query = match request.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let Ok(uri) = Uri::try_from(path_and_query) else {
+            return fixed(400, "text/plain", Bytes::from_static(b"400 Bad Request\n"));
+        };
+        *request.uri_mut() = uri;
+    }
     // An HTTP/1.1 upgrade (WebSocket) keeps its `Upgrade` and `Connection: upgrade` headers and,
     // once the target switches protocols, becomes a tunnel.
     let upgrade = upgrade_protocol(&request);
@@ -503,6 +507,10 @@ fn request_host(request: &Request<Incoming>) -> String {
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none or only `Connection`: one pass over the names finds out.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()

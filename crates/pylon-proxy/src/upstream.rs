@@ -6,6 +6,7 @@
 
 use crate::balance::TargetGroupRuntime;
 use bytes::Bytes;
+use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, Incoming, SizeHint};
@@ -86,17 +87,24 @@ impl Clients {
         let path_and_query = parts
             .uri
             .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
-        let body = Reclaimable::new(body);
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        // An empty body is made again for each attempt; another is kept to be handed back.
+        let body = if body.is_end_stream() {
+            None
+        } else {
+            Some(Reclaimable::new(body))
+        };
         let mut parts = Some(parts);
-        let mut tried: Vec<SocketAddr> = Vec::new();
+        let mut tried = [SocketAddr::from(([0, 0, 0, 0], 0)); CONNECT_ATTEMPTS];
+        let mut attempt_count = 0;
         loop {
-            let Some(target) = group.pick_excluding(&tried) else {
+            let Some((target, authority)) = group.pick_excluding(&tried[..attempt_count]) else {
                 return Err(Failure::NoTarget);
             };
-            tried.push(target);
-            let last = tried.len() >= attempts;
+            tried[attempt_count] = target;
+            attempt_count += 1;
+            let last = attempt_count >= attempts;
             // Headers are copied only while another attempt may need them.
             let mut attempt = if last {
                 parts.take().expect("parts kept for the last attempt")
@@ -108,9 +116,18 @@ impl Clients {
                 copy
             };
             attempt.version = version;
-            attempt.uri = Uri::try_from(format!("http://{target}{path_and_query}"))
-                .map_err(|_| Failure::InvalidPath)?;
-            let request = Request::from_parts(attempt, body.share().boxed());
+            let mut uri = http::uri::Parts::default();
+            uri.scheme = Some(Scheme::HTTP);
+            uri.authority = Some(authority);
+            uri.path_and_query = Some(path_and_query.clone());
+            attempt.uri = Uri::from_parts(uri).map_err(|_| Failure::InvalidPath)?;
+            let attempt_body = match &body {
+                Some(body) => body.share().boxed(),
+                None => http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed(),
+            };
+            let request = Request::from_parts(attempt, attempt_body);
             match tokio::time::timeout(limit, client.request(request)).await {
                 Ok(Ok(response)) => return Ok((target, response)),
                 Ok(Err(e)) => {
@@ -121,7 +138,8 @@ impl Clients {
                         group.eject(target);
                     }
                     let again = refused || (idempotent && closed_unanswered(&e));
-                    if last || !again || !body.resendable() {
+                    let resendable = body.as_ref().is_none_or(Reclaimable::resendable);
+                    if last || !again || !resendable {
                         return Err(Failure::Failed(target, e));
                     }
                     tracing::debug!(%target, target_group = %group.id, error = %e, "target failed before answering; trying another target");
@@ -184,10 +202,9 @@ impl Reclaimable {
         }
     }
 
-    /// Whether another attempt can send the whole body: no attempt has started reading it, or
-    /// it is empty.
+    /// Whether another attempt can send the whole body: no attempt has started reading it.
     fn resendable(&self) -> bool {
-        self.end_stream || self.slot.lock().map(|s| s.is_some()).unwrap_or(false)
+        self.slot.lock().map(|s| s.is_some()).unwrap_or(false)
     }
 }
 

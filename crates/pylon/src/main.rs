@@ -204,10 +204,16 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
                     Some(AccessLog::new(Box::new(std::io::BufWriter::new(file))))
                 }
             };
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            if let Some(n) = workers {
-                builder.worker_threads(usize::from(n));
-            }
+            // One worker: a single-threaded scheduler, with no work stealing to pay for.
+            let mut builder = match workers {
+                Some(1) => tokio::runtime::Builder::new_current_thread(),
+                Some(n) => {
+                    let mut b = tokio::runtime::Builder::new_multi_thread();
+                    b.worker_threads(usize::from(n));
+                    b
+                }
+                None => tokio::runtime::Builder::new_multi_thread(),
+            };
             let runtime = builder
                 .thread_name("pylon-worker")
                 .enable_all()
