@@ -412,8 +412,21 @@ pub struct TargetGroup {
     /// carries its own port too.
     pub port: u16,
     pub health_check: HealthCheck,
+    /// How long requests in flight to a target that leaves the group may still take before they
+    /// are cut (ALB `deregistration_delay.timeout_seconds`).
+    #[serde(default = "TargetGroup::default_deregistration_delay")]
+    pub deregistration_delay_seconds: u32,
     /// Sorted by address, then port.
     pub targets: Vec<Target>,
+}
+
+impl TargetGroup {
+    /// The ALB's default deregistration delay.
+    pub const DEFAULT_DEREGISTRATION_DELAY: u32 = 300;
+
+    fn default_deregistration_delay() -> u32 {
+        Self::DEFAULT_DEREGISTRATION_DELAY
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

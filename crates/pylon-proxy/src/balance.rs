@@ -15,6 +15,13 @@ pub struct TargetGroupRuntime {
     next: AtomicUsize,
 }
 
+/// A target chosen for one attempt.
+pub struct Picked<'g> {
+    pub addr: SocketAddr,
+    pub authority: Authority,
+    pub health: &'g TargetHealth,
+}
+
 #[derive(Debug)]
 struct Target {
     addr: SocketAddr,
@@ -49,7 +56,7 @@ impl TargetGroupRuntime {
     /// The next target in round robin among healthy (or not yet checked) targets that are not in
     /// `tried`. When every such target is unhealthy the group fails open and uses them all, as an
     /// ALB does. `None` only when no untried target is left.
-    pub fn pick_excluding(&self, tried: &[SocketAddr]) -> Option<(SocketAddr, Authority)> {
+    pub fn pick_excluding(&self, tried: &[SocketAddr]) -> Option<Picked<'_>> {
         let n = self.targets.len();
         if n == 0 {
             return None;
@@ -64,7 +71,11 @@ impl TargetGroupRuntime {
         candidates()
             .find(|t| t.health.is_routable())
             .or_else(|| candidates().next())
-            .map(|t| (t.addr, t.authority.clone()))
+            .map(|t| Picked {
+                addr: t.addr,
+                authority: t.authority.clone(),
+                health: &t.health,
+            })
     }
 
     /// Takes a target that refused a connection out of rotation for a while (passive ejection).

@@ -386,6 +386,10 @@ async fn forward_request(
             tracing::warn!(%target, target_group = %backend.group.id, error = %e, "target failed");
             fixed(502, "text/plain", Bytes::from_static(b"502 Bad Gateway\n"))
         }
+        Err(Failure::Drained(target)) => {
+            tracing::info!(%target, target_group = %backend.group.id, "request cut: the target was deregistered and its delay is over");
+            fixed(502, "text/plain", Bytes::from_static(b"502 Bad Gateway\n"))
+        }
         Err(Failure::Timeout(target)) => {
             tracing::warn!(%target, target_group = %backend.group.id, "target timed out");
             fixed(

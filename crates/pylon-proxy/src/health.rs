@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,6 +34,8 @@ const EJECTION: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct TargetHealth {
     routable: AtomicBool,
+    /// When requests still in flight to this target are cut: set once it leaves its group.
+    drain_deadline: watch::Sender<Option<tokio::time::Instant>>,
     /// Passive ejection: milliseconds since [`epoch`] until which the target gets no traffic; 0
     /// when it is not ejected.
     ejected_until: AtomicU64,
@@ -72,6 +75,7 @@ impl TargetHealth {
     fn new() -> Self {
         TargetHealth {
             routable: AtomicBool::new(true),
+            drain_deadline: watch::Sender::new(None),
             ejected_until: AtomicU64::new(0),
             detail: Mutex::new(Detail {
                 state: HealthState::Initial,
@@ -90,6 +94,30 @@ impl TargetHealth {
     fn is_ejected(&self) -> bool {
         let until = self.ejected_until.load(Ordering::Relaxed);
         until != 0 && millis_since_epoch() < until
+    }
+
+    /// The target left its group: requests in flight get `delay` more to finish.
+    fn drain(&self, delay: Duration) {
+        let deadline = tokio::time::Instant::now() + delay;
+        self.drain_deadline.send_if_modified(|d| {
+            let first = d.is_none();
+            if first {
+                *d = Some(deadline);
+            }
+            first
+        });
+    }
+
+    /// Resolves when requests in flight to this target must be cut (never while it is in its
+    /// group).
+    pub async fn drained(&self) {
+        let mut deadline = self.drain_deadline.subscribe();
+        let Ok(at) = deadline.wait_for(Option::is_some).await.map(|d| *d) else {
+            return std::future::pending().await;
+        };
+        if let Some(at) = at {
+            tokio::time::sleep_until(at).await;
+        }
     }
 
     /// Takes the target out of rotation for a while: it refused a connection.
@@ -156,8 +184,16 @@ pub struct HealthChecks {
     checks: Mutex<HashMap<Key, Check>>,
 }
 
+/// How one target of a target group is checked, and drained when it leaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckConfig {
+    pub check: HealthCheck,
+    pub version: ProtocolVersion,
+    pub deregistration_delay: Duration,
+}
+
 struct Check {
-    config: (HealthCheck, ProtocolVersion),
+    config: CheckConfig,
     health: Arc<TargetHealth>,
     task: JoinHandle<()>,
 }
@@ -171,14 +207,16 @@ impl Drop for Check {
 impl HealthChecks {
     /// Makes the running checks exactly `wanted`: new targets get a check, removed ones lose
     /// theirs, a changed health check restarts with the state kept. Returns each target's health.
+    ///
+    /// A target that is no longer wanted starts draining: requests still waiting for its answer
+    /// get its target group's deregistration delay to finish, then are cut.
     pub fn reconcile(
         &self,
-        wanted: impl IntoIterator<Item = (String, SocketAddr, HealthCheck, ProtocolVersion)>,
+        wanted: impl IntoIterator<Item = (String, SocketAddr, CheckConfig)>,
     ) -> HashMap<Key, Arc<TargetHealth>> {
         let mut checks = self.checks.lock().expect("checks lock");
         let mut next = HashMap::new();
-        for (tg, target, check, version) in wanted {
-            let config = (check, version);
+        for (tg, target, config) in wanted {
             let key = (tg, target);
             if next.contains_key(&key) {
                 continue;
@@ -199,7 +237,11 @@ impl HealthChecks {
             };
             next.insert(key, check);
         }
-        // What is left in `checks` is no longer wanted; dropping it aborts the tasks.
+        // What is left in `checks` is no longer wanted: it drains, and dropping it aborts its
+        // health check.
+        for (_, gone) in checks.drain() {
+            gone.health.drain(gone.config.deregistration_delay);
+        }
         *checks = next;
         checks
             .iter()
@@ -226,11 +268,8 @@ impl HealthChecks {
     }
 }
 
-async fn run(
-    target: SocketAddr,
-    (check, version): (HealthCheck, ProtocolVersion),
-    health: Arc<TargetHealth>,
-) {
+async fn run(target: SocketAddr, config: CheckConfig, health: Arc<TargetHealth>) {
+    let CheckConfig { check, version, .. } = config;
     let addr = match check.port {
         HealthCheckPort::TrafficPort => target,
         HealthCheckPort::Port(p) => SocketAddr::new(target.ip(), p),

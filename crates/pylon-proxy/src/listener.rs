@@ -3,7 +3,7 @@
 use crate::access_log::AccessLog;
 use crate::balance::TargetGroupRuntime;
 use crate::forward::{self, Context};
-use crate::health::{HealthChecks, HealthReport, HealthState};
+use crate::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
 use crate::metrics::Metrics;
 use crate::route::CompiledListener;
 use crate::tls::{Certificates, Resolver};
@@ -112,8 +112,13 @@ impl Proxy {
                         (
                             tg.id.clone(),
                             SocketAddr::new(t.ip, t.port),
-                            tg.health_check.clone(),
-                            tg.protocol_version,
+                            CheckConfig {
+                                check: tg.health_check.clone(),
+                                version: tg.protocol_version,
+                                deregistration_delay: Duration::from_secs(u64::from(
+                                    tg.deregistration_delay_seconds,
+                                )),
+                            },
                         )
                     })
                 })

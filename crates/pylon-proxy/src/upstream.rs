@@ -60,6 +60,8 @@ pub enum Failure {
     Timeout(SocketAddr),
     /// The rewritten path and query do not form a URI.
     InvalidPath,
+    /// The target left its group and the request outlived its deregistration delay.
+    Drained(SocketAddr),
     /// The connection failed or broke (after retrying other targets where that was safe).
     Failed(SocketAddr, hyper_util::client::legacy::Error),
 }
@@ -99,9 +101,10 @@ impl Clients {
         let mut tried = [SocketAddr::from(([0, 0, 0, 0], 0)); CONNECT_ATTEMPTS];
         let mut attempt_count = 0;
         loop {
-            let Some((target, authority)) = group.pick_excluding(&tried[..attempt_count]) else {
+            let Some(picked) = group.pick_excluding(&tried[..attempt_count]) else {
                 return Err(Failure::NoTarget);
             };
+            let (target, authority) = (picked.addr, picked.authority);
             tried[attempt_count] = target;
             attempt_count += 1;
             let last = attempt_count >= attempts;
@@ -128,7 +131,12 @@ impl Clients {
                     .boxed(),
             };
             let request = Request::from_parts(attempt, attempt_body);
-            match tokio::time::timeout(limit, client.request(request)).await {
+            let answered = tokio::select! {
+                answered = tokio::time::timeout(limit, client.request(request)) => answered,
+                // The target left its group and its deregistration delay is over.
+                () = picked.health.drained() => return Err(Failure::Drained(target)),
+            };
+            match answered {
                 Ok(Ok(response)) => return Ok((target, response)),
                 Ok(Err(e)) => {
                     // A refused connection never reached the target; an idempotent request

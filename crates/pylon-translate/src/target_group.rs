@@ -42,6 +42,29 @@ pub struct TargetGroupSettings {
     pub health_check_port: HealthCheckPortSetting,
     pub health_check: HealthCheck,
     pub protocol_version: ProtocolVersion,
+    pub deregistration_delay_seconds: u32,
+}
+
+/// Target group attributes (`key=value` pairs, as the ALB takes them): the deregistration delay is
+/// read; other attributes have no effect and come back as warnings. An invalid delay is an error.
+pub fn attributes<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> (Option<u32>, Vec<String>, Vec<String>) {
+    let (mut delay, mut warnings, mut errors) = (None, Vec::new(), Vec::new());
+    for (key, value) in pairs {
+        match key.trim() {
+            "deregistration_delay.timeout_seconds" => match value.trim().parse::<u32>() {
+                Ok(v) if v <= 3600 => delay = Some(v),
+                _ => errors.push(format!(
+                    "deregistration_delay.timeout_seconds {value:?} must be a number of seconds from 0 to 3600"
+                )),
+            },
+            other => warnings.push(format!(
+                "target group attribute {other} has no effect in Pylon"
+            )),
+        }
+    }
+    (delay, warnings, errors)
 }
 
 /// Why a backend could not become a target group. The message names the Service and the fix.
@@ -182,6 +205,7 @@ pub fn build(
         },
         port: tg_port,
         health_check,
+        deregistration_delay_seconds: settings.deregistration_delay_seconds,
         targets,
     })
 }

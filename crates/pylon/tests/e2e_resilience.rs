@@ -2,7 +2,8 @@
 //! clients keep sending requests. No request may fail: a refused connection is retried on
 //! another target (the request never reached the crashed one), an idempotent request whose
 //! connection closed unanswered is sent again, the target is ejected meanwhile, and it gets
-//! traffic again once it is back.
+//! traffic again once it is back. A target that leaves its group drains: requests in flight get
+//! its deregistration delay, then are cut.
 
 mod support;
 
@@ -108,4 +109,59 @@ fn a_target_that_crashes_under_load_costs_no_request() {
     for host in [1, 3, 4] {
         assert!(served(&env, host) > 10, "web-{host} kept serving");
     }
+}
+
+const DRAINING: &str = r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: demo
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/target-group-attributes: deregistration_delay.timeout_seconds=1
+spec:
+  ingressClassName: alb
+  defaultBackend: {service: {name: web, port: {number: 80}}}
+"#;
+
+#[test]
+fn a_deregistered_target_gets_its_deregistration_delay_then_requests_to_it_are_cut() {
+    let env = Env::new(67);
+    env.write("ns.yaml", NAMESPACE);
+    env.write("ingress.yaml", DRAINING);
+    env.write("web.yaml", &service("web", 9000, &[env.backend_ip(1)]));
+    let _a = env.backend(1, 9000, "a");
+    let _b = env.backend(2, 9000, "b");
+    let _pylon = env.pylon();
+    let lb = env.wait_for_address("demo", "web");
+    assert_eq!(http_get(lb, "/", None).unwrap().backend(), "a");
+
+    // Two requests in flight to a: one finishes within the delay, one would outlast it.
+    let quick = std::thread::spawn(move || http_get(lb, "/sleep/600", None).unwrap());
+    let slow = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        (
+            http_get(lb, "/sleep/8000", None).unwrap(),
+            started.elapsed(),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    env.write("web.yaml", &service("web", 9000, &[env.backend_ip(2)]));
+    wait_until(
+        Duration::from_secs(5),
+        || http_get(lb, "/", None).is_ok_and(|r| r.backend() == "b"),
+        || "traffic never moved to b".into(),
+    );
+    let quick = quick.join().unwrap();
+    assert_eq!((quick.status, quick.backend()), (200, "a".to_string()));
+    let (slow, took) = slow.join().unwrap();
+    assert_eq!(
+        slow.status, 502,
+        "cut once the delay is over: {}",
+        slow.body
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "cut after the 1 s delay, not after the target answered: {took:?}"
+    );
 }

@@ -176,11 +176,28 @@ impl Backends<'_> {
         let grpc = protocol_version == ProtocolVersion::Grpc;
         let (health_check, health_check_port) =
             health_check(props.health_check_config.as_ref(), grpc);
+        let (delay, ignored, invalid) = target_group::attributes(
+            props
+                .target_group_attributes
+                .iter()
+                .flatten()
+                .map(|kv| (kv.key.as_str(), kv.value.as_str())),
+        );
+        for message in ignored {
+            self.warn(format!("targetGroupAttributes: {message}; ignored"));
+        }
+        for message in invalid {
+            self.warn(format!(
+                "targetGroupAttributes: {message}; using the default"
+            ));
+        }
         TargetGroupSettings {
             target_type,
             health_check_port,
             health_check,
             protocol_version,
+            deregistration_delay_seconds: delay
+                .unwrap_or(pylon_ir::TargetGroup::DEFAULT_DEREGISTRATION_DELAY),
         }
     }
 

@@ -26,6 +26,7 @@ const TARGET_GROUP: &[&str] = &[
     "target-type",
     "backend-protocol",
     "backend-protocol-version",
+    "target-group-attributes",
     "healthcheck-port",
     "healthcheck-protocol",
     "healthcheck-path",
@@ -235,9 +236,32 @@ pub fn load_balancer(
     }
 }
 
-/// Reads target group settings from a Service's and an Ingress's annotations (in that order).
-pub fn target_group(a: &Annotations<'_>) -> Result<TargetGroupSettings, Vec<Problem>> {
+/// Reads target group settings from a Service's and an Ingress's annotations (in that order);
+/// attributes that have no effect come back in `warnings`.
+pub fn target_group(
+    a: &Annotations<'_>,
+    warnings: &mut Vec<Problem>,
+) -> Result<TargetGroupSettings, Vec<Problem>> {
     let mut errors = Errors::default();
+    // `target-group-attributes`: `key=value` pairs separated by commas.
+    let mut deregistration_delay = None;
+    if let Some(found) = a.get("target-group-attributes") {
+        let pairs = found
+            .value
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, "")));
+        let (delay, ignored, invalid) = crate::target_group::attributes(pairs);
+        deregistration_delay = delay;
+        for message in ignored {
+            warnings.push(Problem::warning(
+                Some(found.object.clone()),
+                Some(field(&found.key)),
+                format!("{message}; ignored"),
+            ));
+        }
+        errors.0.extend(invalid.iter().map(|m| found.problem(m)));
+    }
     let target_type = errors
         .take(a.parse("target-type", parse_target_type))
         .unwrap_or(TargetType::Instance);
@@ -306,6 +330,8 @@ pub fn target_group(a: &Annotations<'_>) -> Result<TargetGroupSettings, Vec<Prob
     Ok(TargetGroupSettings {
         target_type,
         protocol_version,
+        deregistration_delay_seconds: deregistration_delay
+            .unwrap_or(pylon_ir::TargetGroup::DEFAULT_DEREGISTRATION_DELAY),
         health_check_port: port,
         health_check: HealthCheck {
             protocol,

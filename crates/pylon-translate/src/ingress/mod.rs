@@ -616,7 +616,7 @@ impl Build<'_> {
             (&service_ref, service_annotations),
             (self.origin, self.ing.metadata.annotations.as_ref()),
         ]);
-        let settings = match annotations::target_group(&layered) {
+        let settings = match annotations::target_group(&layered, self.problems) {
             Ok(s) => Some(s),
             Err(errors) => {
                 self.problems.extend(errors);
