@@ -23,6 +23,11 @@ type UpstreamClient = Client<HttpConnector, Body>;
 
 /// How long a target may take to accept a connection (the ALB's target connect timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a connection to a target buffers while reading (hyper grows its buffer up to
+/// 400 KiB by default, per connection, on large responses).
+const UPSTREAM_READ_BUFFER: usize = 64 * 1024;
+/// Idle connections kept per target: a burst opens more, and the surplus closes when it ends.
+const IDLE_PER_TARGET: usize = 128;
 /// How many targets one request may try when connections are refused.
 const CONNECT_ATTEMPTS: usize = 3;
 
@@ -40,8 +45,10 @@ impl Default for Clients {
         let client = |http2: bool| {
             Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(IDLE_PER_TARGET)
                 .pool_timer(TokioTimer::new())
                 .timer(TokioTimer::new())
+                .http1_max_buf_size(UPSTREAM_READ_BUFFER)
                 .http2_only(http2)
                 .build(connector.clone())
         };

@@ -19,7 +19,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc: translation and the proxy allocate many small, short-lived objects.
+/// mimalloc: translation and the proxy allocate many small, short-lived objects. Built without
+/// transparent huge pages, which would multiply the resident memory of a small process.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
