@@ -97,7 +97,7 @@ pub async fn handle(
         headers: request.headers(),
         client: client_addr.ip(),
     };
-    let route = listener.route(&facts).clone();
+    let route = listener.route(&facts);
     let grpc = is_grpc(&request);
     let work = respond(request, &route, &listener, &context, client_addr, &host);
     let response = match route.request_timeout {
