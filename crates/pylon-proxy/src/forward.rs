@@ -99,7 +99,7 @@ pub async fn handle(
     };
     let route = listener.route(&facts);
     let grpc = is_grpc(&request);
-    let work = respond(request, &route, &listener, &context, client_addr, &host);
+    let work = respond(request, route, &listener, &context, client_addr, &host);
     let response = match route.request_timeout {
         // Gateway API `timeouts.request`: the whole exchange, or 504.
         Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
