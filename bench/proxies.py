@@ -12,6 +12,7 @@ Scenarios:
   h1-close-1k  wrk -t1 -c64 with `Connection: close`: a new connection per request, 1 KB
   h2-1k        h2load -c16 -m10 (HTTP/2 with prior knowledge, 10 streams per connection), 1 KB
   idle         1,000 idle keep-alive client connections: RSS growth per connection
+  1,000 routes each proxy restarted with 1,000 prefix routes: RSS after serving the last one
 
 Per target and scenario: requests/s, p50 and p99 latency (wrk; h2load gives a mean only), the
 proxy's CPU time per request split into user and kernel (from /proc, all its processes), and
@@ -151,7 +152,8 @@ def start_backends(work):
         conf = nginx_conf(
             work,
             f"backend{i}",
-            f"server {{ listen {ip}:8081 backlog=4096; root {www}; location / {{ }} }}",
+            f"server {{ listen {ip}:8081 backlog=4096; root {www}; location / {{ }} "
+            f"location /r {{ return 200 \"routed\\n\"; }} }}",
         )
         procs.append(start(["nginx", "-c", conf], f"{work}/backend{i}.log"))
     for ip in BACKENDS:
@@ -159,29 +161,35 @@ def start_backends(work):
     return Target("direct", BACKENDS[0], 8081, None, procs[:1]), procs
 
 
-def start_nginx(work):
+def start_nginx(work, routes=0):
     upstream = "".join(f"server {ip}:8081; " for ip in BACKENDS)
+    locations = "".join(
+        f"    location /r{i}/ {{ proxy_pass http://be; }}\n" for i in range(routes)
+    )
     conf = nginx_conf(
         work,
-        "nginx",
+        f"nginx{routes}",
         f"""upstream be {{ {upstream} keepalive 64; }}
   server {{
     listen 127.0.0.10:8080 backlog=4096;
     listen 127.0.0.10:8082 http2 backlog=4096;
-    location / {{
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+{locations}    location / {{
       proxy_pass http://be;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }}
   }}""",
     )
-    proc = start(["nginx", "-c", conf], f"{work}/nginx.log")
+    proc = start(["nginx", "-c", conf], f"{work}/nginx{routes}.log")
     wait_port("127.0.0.10", 8080)
     return Target("nginx", "127.0.0.10", 8080, 8082, [proc])
 
 
-def start_haproxy(work):
-    conf = os.path.join(work, "haproxy.cfg")
+def start_haproxy(work, routes=0):
+    conf = os.path.join(work, f"haproxy{routes}.cfg")
+    rules = "".join(f"  use_backend be if {{ path_beg /r{i}/ }}\n" for i in range(routes))
     servers = "".join(f"  server b{i} {ip}:8081\n" for i, ip in enumerate(BACKENDS))
     write(
         conf,
@@ -196,18 +204,23 @@ defaults
 frontend fe
   bind 127.0.0.11:8080
   bind 127.0.0.11:8082 proto h2
-  default_backend be
+{rules}  default_backend be
 backend be
   balance roundrobin
 {servers}""",
     )
-    proc = start(["haproxy", "-f", conf, "-db"], f"{work}/haproxy.log")
+    proc = start(["haproxy", "-f", conf, "-db"], f"{work}/haproxy{routes}.log")
     wait_port("127.0.0.11", 8080)
     return Target("haproxy", "127.0.0.11", 8080, 8082, [proc])
 
 
-def start_envoy(work):
-    conf = os.path.join(work, "envoy.yaml")
+def start_envoy(work, routes=0):
+    conf = os.path.join(work, f"envoy{routes}.yaml")
+    prefixes = "".join(
+        f"""
+              - {{match: {{prefix: /r{i}/}}, route: {{cluster: be}}}}"""
+        for i in range(routes)
+    )
     endpoints = "".join(
         f"""
           - endpoint: {{address: {{socket_address: {{address: {ip}, port_value: 8081}}}}}}"""
@@ -230,7 +243,8 @@ def start_envoy(work):
             virtual_hosts:
             - name: all
               domains: ["*"]
-              routes: [{{match: {{prefix: /}}, route: {{cluster: be}}}}]
+              routes:{prefixes}
+              - {{match: {{prefix: /}}, route: {{cluster: be}}}}
           http_filters:
           - name: envoy.filters.http.router
             typed_config:
@@ -251,15 +265,23 @@ def start_envoy(work):
     envoy = shutil.which("envoy")
     proc = start(
         [envoy, "-c", conf, "--concurrency", "1", "--log-level", "warn", "--base-id", "17"],
-        f"{work}/envoy.log",
+        f"{work}/envoy{routes}.log",
     )
     wait_port("127.0.0.12", 8080, timeout=60)
     return Target("envoy", "127.0.0.12", 8080, 8080, [proc])
 
 
-def start_pylon(work, workers, ip, admin_port):
-    manifests = os.path.join(work, f"pylon{workers}")
+def start_pylon(work, workers, ip, admin_port, routes=0):
+    manifests = os.path.join(work, f"pylon{workers}-{routes}")
     os.makedirs(manifests)
+    paths = "".join(
+        f"""
+      - path: /r{i}/
+        pathType: Prefix
+        backend: {{service: {{name: files, port: {{number: 80}}}}}}"""
+        for i in range(routes)
+    )
+    rules = f"\n  rules:\n  - http:\n      paths:{paths}" if routes else ""
     endpoints = "".join(
         f"- addresses: [\"{a}\"]\n  conditions: {{ready: true}}\n" for a in BACKENDS
     )
@@ -291,7 +313,7 @@ metadata:
     alb.ingress.kubernetes.io/listen-ports: '[{{"HTTP": 8080}}]'
 spec:
   ingressClassName: alb
-  defaultBackend: {{service: {{name: files, port: {{number: 80}}}}}}
+  defaultBackend: {{service: {{name: files, port: {{number: 80}}}}}}{rules}
 """,
     )
     proc = start(
@@ -300,10 +322,10 @@ spec:
             "--workers", str(workers),
             "--internal-pool", f"{ip}/32",
             "--internet-facing-pool", "127.0.0.99/32",
-            "--state-dir", os.path.join(work, f"pylon{workers}-state"),
+            "--state-dir", os.path.join(work, f"pylon{workers}-{routes}-state"),
             "--admin", f"127.0.0.1:{admin_port}",
         ],
-        f"{work}/pylon{workers}.log",
+        f"{work}/pylon{workers}-{routes}.log",
         env={**os.environ, "PYLON_LOG": "warn"},
     )
     wait_port(ip, 8080)
@@ -371,6 +393,55 @@ def idle(target, n=1000):
     return {"kib_per_conn": (after - before) * 1024 / n}
 
 
+ROUTES = 1000
+
+
+def with_routes(work, targets):
+    """Each proxy restarted with 1,000 prefix routes: its RSS after serving the last of them."""
+    starts = {
+        "nginx": lambda: start_nginx(work, ROUTES),
+        "haproxy": lambda: start_haproxy(work, ROUTES),
+        "envoy": lambda: start_envoy(work, ROUTES),
+        "pylon-1w": lambda: start_pylon(work, 1, "127.0.0.13", 19901, ROUTES),
+        "pylon-2w": lambda: start_pylon(work, 2, "127.0.0.14", 19902, ROUTES),
+    }
+    out = {}
+    for t in targets:
+        if t.name not in starts:
+            continue
+        stop(t.procs)
+        routed = starts[t.name]()
+        # Pylon loads its configuration after it binds: wait until the last route answers.
+        deadline = time.time() + 30
+        path = f"/r{ROUTES - 1}/x"
+        while time.time() < deadline:
+            probe = subprocess.run(
+                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                 f"http://{routed.host}:{routed.port}{path}"],
+                capture_output=True, text=True,
+            ).stdout
+            if probe == "200":
+                break
+            time.sleep(0.2)
+        result = wrk(f"http://{routed.host}:{routed.port}{path}")
+        out[t.name] = {"rps": result["rps"], "errors": result["errors"], "rss_mib": routed.rss_mib()}
+        t.procs[:] = routed.procs
+    return out
+
+
+def stop(procs):
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except OSError:
+            pass
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
 SCENARIOS = {
     "h1-ka-1k": lambda t: wrk(f"http://{t.host}:{t.port}/1k"),
     "h1-ka-100k": lambda t: wrk(f"http://{t.host}:{t.port}/100k"),
@@ -430,7 +501,7 @@ def ratio(v, base, higher_better=True):
     return f" ({r:.2f}×)"
 
 
-def report(results, idle_results, started):
+def report(results, idle_results, routes_results, started):
     targets = list(results)
     lines = [
         "# Pylon against nginx, HAProxy and Envoy",
@@ -484,6 +555,19 @@ def report(results, idle_results, started):
     ]
     for t, r in idle_results.items():
         lines.append(f"| {t} | {fmt(r['kib_per_conn'])} |")
+    lines += [
+        "",
+        f"## {ROUTES:,} routes",
+        "",
+        f"Each proxy restarted with {ROUTES:,} prefix routes before its catch-all (nginx locations,",
+        "HAProxy `use_backend` rules, Envoy routes, Pylon Ingress paths), then driven on the last route",
+        "with wrk -c64 keep-alive.",
+        "",
+        "| target | requests/s | RSS MiB | errors |",
+        "|---|---:|---:|---:|",
+    ]
+    for t, r in routes_results.items():
+        lines.append(f"| {t} | {fmt(r['rps'], 0)} | {fmt(r['rss_mib'])} | {r['errors']} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -499,6 +583,7 @@ def main():
     started = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
     work = tempfile.mkdtemp(prefix="pylon-bench-")
     procs = []
+    targets = []
     try:
         direct, backend_procs = start_backends(work)
         procs += backend_procs
@@ -541,23 +626,17 @@ def main():
                 med["errors"] = sum(r["errors"] for r in runs)
                 results[t.name][scenario] = med
         idle_results = {t.name: idle(t) for t in targets if t.name != "direct"}
-        text = report(results, idle_results, started)
+        routes_results = with_routes(work, targets)
+        text = report(results, idle_results, routes_results, started)
         os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
         write(RESULTS, text)
         print(text)
         with open(RESULTS.replace(".md", ".json"), "w") as f:
-            json.dump({"results": results, "idle": idle_results}, f, indent=1)
+            json.dump(
+                {"results": results, "idle": idle_results, "routes": routes_results}, f, indent=1
+            )
     finally:
-        for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except OSError:
-                pass
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        stop(procs + [p for t in targets for p in t.procs])
         shutil.rmtree(work, ignore_errors=True)
 
 
