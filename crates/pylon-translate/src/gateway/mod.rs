@@ -40,6 +40,8 @@ const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 
 /// The Gateway API features Pylon implements (GatewayClass `status.supportedFeatures`), sorted.
 pub const SUPPORTED_FEATURES: &[&str] = &[
+    "GRPCRoute",
+    "GRPCRouteNamedRouteRule",
     "Gateway",
     "GatewayAddressEmpty",
     "GatewayHTTPListenerIsolation",
