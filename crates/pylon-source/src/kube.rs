@@ -181,6 +181,11 @@ async fn watch_kind(
                 s.objects.entry(kind).or_default().remove(&key(&o));
                 changed.notify_one();
             }
+            // 410 Gone: the watch fell behind the API server's history. The watcher lists again
+            // by itself; nothing is wrong with the kind.
+            Err(watcher::Error::WatchError(status)) if status.code == 410 => {
+                tracing::debug!(%kind, "watch expired; listing again");
+            }
             Err(e) => {
                 let message = format!("cannot watch {kind} ({}): {e}", kind.api_versions()[0]);
                 if s.errors.get(&kind) != Some(&message) {
