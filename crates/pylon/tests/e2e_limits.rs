@@ -23,11 +23,7 @@ fn exchange(lb: SocketAddr, raw: &[u8]) -> String {
 
 fn active_connections(env: &Env) -> f64 {
     let text = http_get(env.admin(), "/metrics", None).unwrap().body;
-    text.lines()
-        .find(|l| l.starts_with("pylon_active_connections "))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .expect("pylon_active_connections")
+    metric(&text, "pylon_active_connections ").expect("pylon_active_connections")
 }
 
 #[test]

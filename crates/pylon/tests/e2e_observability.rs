@@ -27,14 +27,6 @@ spec:
         backend: {service: {name: web, port: {number: 80}}}
 "#;
 
-/// The value of the metric line that starts with `name` (labels included), if any.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[test]
 fn access_log_metrics_and_workers() {
     let env = Env::new(64);

@@ -474,3 +474,11 @@ impl KeepAlive {
         parse_reply(&raw).ok_or_else(|| std::io::Error::other("malformed response"))
     }
 }
+
+/// The value of the Prometheus metric line that starts with `name` (labels included), if any.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
