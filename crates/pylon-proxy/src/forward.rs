@@ -49,7 +49,7 @@ impl Default for Context {
 #[derive(Clone)]
 struct Upstream {
     target_group: String,
-    target: Option<SocketAddr>,
+    target: SocketAddr,
 }
 
 /// Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1).
@@ -128,7 +128,7 @@ pub async fn handle(
             entry.origin = route.origin.to_string();
             if let Some(up) = response.extensions().get::<Upstream>() {
                 entry.target_group = Some(up.target_group.clone());
-                entry.target = up.target;
+                entry.target = Some(up.target);
             }
             let log = log.clone();
             response.map(|b| Logged::new(b, entry, log).boxed())
@@ -369,7 +369,7 @@ async fn forward_request(
             if context.access_log.is_some() {
                 response.extensions_mut().insert(Upstream {
                     target_group: backend.group.id.clone(),
-                    target: Some(target),
+                    target,
                 });
             }
             response.map(|b| b.boxed())
