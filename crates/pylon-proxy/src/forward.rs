@@ -4,6 +4,7 @@
 
 use crate::access_log::{AccessLog, Entry, Logged};
 use crate::filters::{modified_path, CompiledFilter};
+use crate::grpc::{grpc_error, is_grpc, Generated};
 use crate::listener::ProxyOptions;
 use crate::route::{
     Backend, CompiledAction, CompiledListener, Forward, Redirect, RequestFacts, Route,
@@ -135,51 +136,6 @@ pub async fn handle(
         }
         _ => response,
     }
-}
-
-/// Marks a response Pylon made itself rather than one a target sent.
-#[derive(Clone, Copy)]
-struct Generated;
-
-fn is_grpc<B>(request: &Request<B>) -> bool {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
-}
-
-/// A gRPC client reads errors from `grpc-status`, not from the HTTP status: Pylon's own error
-/// answers to gRPC requests become trailers-only responses, with the code the gRPC spec maps
-/// the HTTP status to (`doc/http-grpc-status-mapping.md`).
-fn grpc_error(response: Response<Body>) -> Response<Body> {
-    let status = response.status();
-    if status.is_success() {
-        return response;
-    }
-    let code: u16 = match status.as_u16() {
-        400 => 13,                   // INTERNAL
-        401 => 16,                   // UNAUTHENTICATED
-        403 => 7,                    // PERMISSION_DENIED
-        404 => 12,                   // UNIMPLEMENTED
-        429 | 502 | 503 | 504 => 14, // UNAVAILABLE
-        _ => 2,                      // UNKNOWN
-    };
-    let mut out = Response::new(full(Bytes::new()));
-    let headers = out.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    headers.insert("grpc-status", HeaderValue::from(code));
-    let message = format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("error")
-    );
-    if let Ok(v) = HeaderValue::from_str(&message) {
-        headers.insert("grpc-message", v);
-    }
-    out
 }
 
 async fn respond(
@@ -546,7 +502,7 @@ fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, listener: &Compile
     headers.insert(X_FORWARDED_PORT, HeaderValue::from(listener.port));
 }
 
-fn full(bytes: Bytes) -> Body {
+pub(crate) fn full(bytes: Bytes) -> Body {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 

@@ -11,6 +11,7 @@ mod access_log;
 mod balance;
 mod filters;
 mod forward;
+mod grpc;
 mod health;
 mod listener;
 mod metrics;
