@@ -10,7 +10,7 @@ use crate::route::{
     Backend, CompiledAction, CompiledListener, Forward, Redirect, RequestFacts, Route,
     RouteRedirect,
 };
-use crate::upstream::{self, Body, Clients, Failure};
+use crate::upstream::{self, boxed, Body, Clients, Failure};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
@@ -282,7 +282,7 @@ async fn forward_request(
         })
         .collect();
     let request = if mirrors.is_empty() {
-        request.map(|b| b.boxed())
+        request.map(boxed)
     } else {
         match mirror(request, &mirrors, context).await {
             Some(r) => r,
@@ -328,7 +328,7 @@ async fn forward_request(
                     target,
                 });
             }
-            response.map(|b| b.boxed())
+            response
         }
         Err(Failure::NoTarget) => fixed(
             503,
@@ -417,8 +417,8 @@ async fn mirror(
             let bytes = body.collect().await.ok()?.to_bytes();
             (full(bytes.clone()), Some(bytes))
         }
-        None if !streamed => (body.boxed(), Some(Bytes::new())),
-        _ => (body.boxed(), None),
+        None if !streamed => (boxed(body), Some(Bytes::new())),
+        _ => (boxed(body), None),
     };
     if let Some(copy) = copy {
         for m in mirrors {

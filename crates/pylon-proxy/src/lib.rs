@@ -12,6 +12,7 @@ mod balance;
 mod filters;
 mod forward;
 mod grpc;
+mod h1;
 mod health;
 mod listener;
 mod metrics;

@@ -4,12 +4,13 @@
 //! closed before any answer, passive ejection of targets that refuse connections, and HTTP/1.1
 //! upgrades (WebSocket and the like) tunnelled both ways.
 
-use crate::balance::TargetGroupRuntime;
+use crate::balance::{Picked, TargetGroupRuntime};
+use crate::h1::{self, Pool, RequestHead};
 use bytes::Bytes;
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use http_body_util::BodyExt;
-use hyper::body::{Body as _, Frame, Incoming, SizeHint};
+use hyper::body::{Body as _, Frame, SizeHint};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::SocketAddr;
@@ -18,23 +19,38 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub type Body = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
+/// An error from a body or a connection, whatever its source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 type UpstreamClient = Client<HttpConnector, Body>;
+
+/// Any body as a [`Body`].
+pub fn boxed<B>(body: B) -> Body
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed()
+}
 
 /// How long a target may take to accept a connection (the ALB's target connect timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most a connection to a target buffers while reading (hyper grows its buffer up to
 /// 400 KiB by default, per connection, on large responses).
 const UPSTREAM_READ_BUFFER: usize = 64 * 1024;
+/// How long a connection to a target is kept unused.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Idle connections kept per target: a burst opens more, and the surplus closes when it ends.
 const IDLE_PER_TARGET: usize = 128;
 /// How many targets one request may try when connections are refused.
 const CONNECT_ATTEMPTS: usize = 3;
 
-/// The clients every listener shares: one per protocol targets speak.
+/// The clients every listener shares: one per protocol targets speak, and the connections of the
+/// HTTP/1.1 path for requests without a body.
 pub struct Clients {
     http1: UpstreamClient,
     http2: UpstreamClient,
+    pool: Arc<Pool>,
 }
 
 impl Default for Clients {
@@ -44,7 +60,7 @@ impl Default for Clients {
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let client = |http2: bool| {
             Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_idle_timeout(IDLE_TIMEOUT)
                 .pool_max_idle_per_host(IDLE_PER_TARGET)
                 .pool_timer(TokioTimer::new())
                 .timer(TokioTimer::new())
@@ -55,6 +71,7 @@ impl Default for Clients {
         Clients {
             http1: client(false),
             http2: client(true),
+            pool: Arc::new(Pool::new(IDLE_TIMEOUT, IDLE_PER_TARGET)),
         }
     }
 }
@@ -70,7 +87,17 @@ pub enum Failure {
     /// The target left its group and the request outlived its deregistration delay.
     Drained(SocketAddr),
     /// The connection failed or broke (after retrying other targets where that was safe).
-    Failed(SocketAddr, hyper_util::client::legacy::Error),
+    Failed(SocketAddr, BoxError),
+}
+
+/// How one attempt to get an answer from a target ended.
+pub enum Attempt<T> {
+    Answered(T),
+    /// No connection could be made: the request never left.
+    Refused(BoxError),
+    /// The connection closed (or was reset) before any byte of an answer.
+    Unanswered(BoxError),
+    Failed(BoxError),
 }
 
 impl Clients {
@@ -83,13 +110,8 @@ impl Clients {
         group: &TargetGroupRuntime,
         request: Request<Body>,
         limit: Duration,
-    ) -> Result<(SocketAddr, Response<Incoming>), Failure> {
+    ) -> Result<(SocketAddr, Response<Body>), Failure> {
         let upgrade = request.headers().contains_key(http::header::UPGRADE);
-        let (client, version) = if group.http2 && !upgrade {
-            (&self.http2, http::Version::HTTP_2)
-        } else {
-            (&self.http1, http::Version::HTTP_11)
-        };
         let (parts, body) = request.into_parts();
         let idempotent = parts.method.is_idempotent();
         let attempts = group.len().clamp(1, CONNECT_ATTEMPTS);
@@ -98,6 +120,13 @@ impl Clients {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        // Without a body, to an HTTP/1.1 target: encoded once, sent on the pool's connections.
+        let plain = !group.http2
+            && !upgrade
+            && body.is_end_stream()
+            && parts.method != http::Method::CONNECT;
+        let head =
+            plain.then(|| RequestHead::new(&parts.method, path_and_query.as_str(), &parts.headers));
         // An empty body is made again for each attempt; another is kept to be handed back.
         let body = if body.is_end_stream() {
             None
@@ -111,56 +140,129 @@ impl Clients {
             let Some(picked) = group.pick_excluding(&tried[..attempt_count]) else {
                 return Err(Failure::NoTarget);
             };
-            let (target, authority) = (picked.addr, picked.authority);
+            let target = picked.addr;
             tried[attempt_count] = target;
             attempt_count += 1;
             let last = attempt_count >= attempts;
-            // Headers are copied only while another attempt may need them.
-            let mut attempt = if last {
-                parts.take().expect("parts kept for the last attempt")
-            } else {
-                let p = parts.as_ref().expect("parts kept until the last attempt");
-                let mut copy = Request::new(()).into_parts().0;
-                copy.method = p.method.clone();
-                copy.headers = p.headers.clone();
-                copy
-            };
-            attempt.version = version;
-            let mut uri = http::uri::Parts::default();
-            uri.scheme = Some(Scheme::HTTP);
-            uri.authority = Some(authority);
-            uri.path_and_query = Some(path_and_query.clone());
-            attempt.uri = Uri::from_parts(uri).map_err(|_| Failure::InvalidPath)?;
-            let attempt_body = match &body {
-                Some(body) => body.share().boxed(),
-                None => http_body_util::Empty::new()
-                    .map_err(|never| match never {})
-                    .boxed(),
-            };
-            let request = Request::from_parts(attempt, attempt_body);
-            let answered = tokio::select! {
-                answered = tokio::time::timeout(limit, client.request(request)) => answered,
-                // The target left its group and its deregistration delay is over.
-                () = picked.health.drained() => return Err(Failure::Drained(target)),
-            };
-            match answered {
-                Ok(Ok(response)) => return Ok((target, response)),
-                Ok(Err(e)) => {
-                    // A refused connection never reached the target; an idempotent request
-                    // whose connection closed before any answer is safe to send again.
-                    let refused = e.is_connect();
-                    if refused {
-                        group.eject(target);
-                    }
-                    let again = refused || (idempotent && closed_unanswered(&e));
-                    let resendable = body.as_ref().is_none_or(Reclaimable::resendable);
-                    if last || !again || !resendable {
-                        return Err(Failure::Failed(target, e));
-                    }
-                    tracing::debug!(%target, target_group = %group.id, error = %e, "target failed before answering; trying another target");
+            let attempted = match &head {
+                Some(head) => {
+                    let exchange = h1::exchange(
+                        &self.pool,
+                        target,
+                        picked.authority.as_str(),
+                        head,
+                        CONNECT_TIMEOUT,
+                    );
+                    bounded(exchange, limit, &picked)
+                        .await?
+                        .map(|r| r.map(boxed))
                 }
-                Err(_) => return Err(Failure::Timeout(target)),
+                None => {
+                    // Headers are copied only while another attempt may need them.
+                    let attempt = if last {
+                        parts.take().expect("parts kept for the last attempt")
+                    } else {
+                        let p = parts.as_ref().expect("parts kept until the last attempt");
+                        let mut copy = Request::new(()).into_parts().0;
+                        copy.method = p.method.clone();
+                        copy.headers = p.headers.clone();
+                        copy
+                    };
+                    let request = hyper_request(
+                        attempt,
+                        group.http2 && !upgrade,
+                        picked.authority.clone(),
+                        path_and_query.clone(),
+                        body.as_ref(),
+                    )?;
+                    let client = if group.http2 && !upgrade {
+                        &self.http2
+                    } else {
+                        &self.http1
+                    };
+                    let exchange = async {
+                        match client.request(request).await {
+                            Ok(response) => Attempt::Answered(response.map(boxed)),
+                            Err(e) if e.is_connect() => Attempt::Refused(Box::new(e)),
+                            Err(e) if closed_unanswered(&e) => Attempt::Unanswered(Box::new(e)),
+                            Err(e) => Attempt::Failed(Box::new(e)),
+                        }
+                    };
+                    bounded(exchange, limit, &picked).await?
+                }
+            };
+            let resendable = body.as_ref().is_none_or(Reclaimable::resendable);
+            // A refused connection never reached the target; an idempotent request whose
+            // connection closed before any answer is safe to send again.
+            let e = match attempted {
+                Attempt::Answered(response) => return Ok((target, response)),
+                Attempt::Refused(e) => {
+                    group.eject(target);
+                    e
+                }
+                Attempt::Unanswered(e) if idempotent => e,
+                Attempt::Unanswered(e) | Attempt::Failed(e) => {
+                    return Err(Failure::Failed(target, e))
+                }
+            };
+            if last || !resendable {
+                return Err(Failure::Failed(target, e));
             }
+            tracing::debug!(%target, target_group = %group.id, error = %e, "target failed before answering; trying another target");
+        }
+    }
+}
+
+/// One attempt's request for hyper's client: the target's address in the URI, the body shared
+/// between attempts.
+fn hyper_request(
+    mut parts: http::request::Parts,
+    http2: bool,
+    authority: http::uri::Authority,
+    path_and_query: PathAndQuery,
+    body: Option<&Reclaimable>,
+) -> Result<Request<Body>, Failure> {
+    parts.version = if http2 {
+        http::Version::HTTP_2
+    } else {
+        http::Version::HTTP_11
+    };
+    let mut uri = http::uri::Parts::default();
+    uri.scheme = Some(Scheme::HTTP);
+    uri.authority = Some(authority);
+    uri.path_and_query = Some(path_and_query);
+    parts.uri = Uri::from_parts(uri).map_err(|_| Failure::InvalidPath)?;
+    let body = match body {
+        Some(body) => body.share().boxed(),
+        None => http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed(),
+    };
+    Ok(Request::from_parts(parts, body))
+}
+
+/// Runs one attempt within `limit`, cut short when the target's deregistration delay is over.
+async fn bounded<T>(
+    attempt: impl std::future::Future<Output = Attempt<T>>,
+    limit: Duration,
+    picked: &Picked<'_>,
+) -> Result<Attempt<T>, Failure> {
+    tokio::select! {
+        answered = tokio::time::timeout(limit, attempt) => {
+            answered.map_err(|_| Failure::Timeout(picked.addr))
+        }
+        // The target left its group and its deregistration delay is over.
+        () = picked.health.drained() => Err(Failure::Drained(picked.addr)),
+    }
+}
+
+impl<T> Attempt<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Answered(t) => Attempt::Answered(f(t)),
+            Attempt::Refused(e) => Attempt::Refused(e),
+            Attempt::Unanswered(e) => Attempt::Unanswered(e),
+            Attempt::Failed(e) => Attempt::Failed(e),
         }
     }
 }
@@ -232,12 +334,12 @@ struct Shared {
 
 impl hyper::body::Body for Shared {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if self.taken.is_none() {
             let taken = self.slot.lock().ok().and_then(|mut s| s.take());
             self.taken = taken;
