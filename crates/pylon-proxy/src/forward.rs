@@ -10,12 +10,11 @@ use crate::route::{
     Backend, CompiledAction, CompiledListener, Forward, Redirect, RequestFacts, Route,
     RouteRedirect,
 };
-use crate::upstream::{self, boxed, Body, Clients, Failure};
+use crate::upstream::{self, boxed, Body, BoxError, Clients, Failure};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -46,6 +45,17 @@ impl Default for Context {
     }
 }
 
+/// A request body from a client: hyper's, or none (requests read by `h1_server`).
+pub trait ClientBody:
+    hyper::body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Sync + 'static
+{
+}
+
+impl<B> ClientBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Sync + 'static
+{
+}
+
 /// The target a forwarded response came from, kept for the access log.
 #[derive(Clone)]
 struct Upstream {
@@ -69,8 +79,8 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
-pub async fn handle(
-    request: Request<Incoming>,
+pub async fn handle<B: ClientBody>(
+    request: Request<B>,
     listener: Arc<CompiledListener>,
     context: Arc<Context>,
     client_addr: SocketAddr,
@@ -138,8 +148,8 @@ pub async fn handle(
     }
 }
 
-async fn respond(
-    request: Request<Incoming>,
+async fn respond<B: ClientBody>(
+    request: Request<B>,
     route: &Route,
     listener: &CompiledListener,
     context: &Context,
@@ -166,8 +176,8 @@ async fn respond(
     response
 }
 
-async fn act(
-    request: Request<Incoming>,
+async fn act<B: ClientBody>(
+    request: Request<B>,
     route: &Route,
     listener: &CompiledListener,
     context: &Context,
@@ -190,8 +200,8 @@ async fn act(
     }
 }
 
-async fn forward_request(
-    mut request: Request<Incoming>,
+async fn forward_request<B: ClientBody>(
+    mut request: Request<B>,
     forward: &Forward,
     route: &Route,
     listener: &CompiledListener,
@@ -358,7 +368,7 @@ async fn forward_request(
 }
 
 /// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` with `Upgrade`).
-fn upgrade_protocol(request: &Request<Incoming>) -> Option<HeaderValue> {
+fn upgrade_protocol<B>(request: &Request<B>) -> Option<HeaderValue> {
     if request.version() != http::Version::HTTP_11 {
         return None;
     }
@@ -400,8 +410,8 @@ fn pick<'f>(forward: &'f Forward, counter: &AtomicUsize) -> Option<&'f Backend> 
 
 /// Sends copies of the request to the mirrors (answers ignored) and returns the request to forward.
 /// A body is copied only when its length is known and small; `None` if the body cannot be read.
-async fn mirror(
-    request: Request<Incoming>,
+async fn mirror<B: ClientBody>(
+    request: Request<B>,
     mirrors: &[&crate::filters::Mirror],
     context: &Context,
 ) -> Option<Request<Body>> {
@@ -446,7 +456,7 @@ async fn mirror(
 }
 
 /// The request's host, lowercased and without port: from `Host`, else from an absolute URI.
-fn request_host(request: &Request<Incoming>) -> String {
+fn request_host<B>(request: &Request<B>) -> String {
     let raw = request
         .headers()
         .get(header::HOST)
@@ -530,9 +540,9 @@ fn redirect_to(status: u16, location: &str) -> Response<Body> {
 
 /// The ALB redirect: `#{protocol}`, `#{host}`, `#{port}`, `#{path}` and `#{query}` in each part are
 /// replaced by the request's own; the location always names the port, as an ALB's does.
-fn alb_redirect(
+fn alb_redirect<B>(
     redirect: &Redirect,
-    request: &Request<Incoming>,
+    request: &Request<B>,
     host: &str,
     listener: &CompiledListener,
 ) -> Response<Body> {
@@ -565,9 +575,9 @@ fn alb_redirect(
 
 /// The Gateway API redirect (HTTPRequestRedirectFilter): without a port, a changed scheme uses its
 /// well-known port and an unchanged one the listener's; well-known ports are left out.
-fn route_redirect(
+fn route_redirect<B>(
     redirect: &RouteRedirect,
-    request: &Request<Incoming>,
+    request: &Request<B>,
     host: &str,
     listener: &CompiledListener,
 ) -> Response<Body> {

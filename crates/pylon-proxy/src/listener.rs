@@ -3,6 +3,7 @@
 use crate::access_log::AccessLog;
 use crate::balance::TargetGroupRuntime;
 use crate::forward::{self, Context};
+use crate::h1_server::{self, Rewind};
 use crate::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
 use crate::metrics::Metrics;
 use crate::route::CompiledListener;
@@ -337,7 +338,7 @@ async fn accept_loop(
                     let (config, context, stopped) = (config.clone(), context.clone(), stopped.clone());
                     match tls.clone() {
                         None => {
-                            tokio::spawn(serve(stream, peer, config, context, stopped, guard));
+                            tokio::spawn(serve_plain(stream, peer, config, context, stopped, guard));
                         }
                         Some(acceptor) => {
                             tokio::spawn(async move {
@@ -368,6 +369,21 @@ struct ConnectionGuard(Arc<AtomicUsize>);
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A plaintext connection: Pylon's own HTTP/1.1 path first, hyper's server from the first request
+/// it does not take.
+async fn serve_plain(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    config: Arc<ArcSwap<CompiledListener>>,
+    context: Arc<Context>,
+    mut stopped: watch::Receiver<()>,
+    guard: ConnectionGuard,
+) {
+    if let Some(handoff) = h1_server::serve(stream, peer, &config, &context, &mut stopped).await {
+        serve(Rewind::from(handoff), peer, config, context, stopped, guard).await;
     }
 }
 

@@ -5,7 +5,7 @@
 //! upgrades (WebSocket and the like) tunnelled both ways.
 
 use crate::balance::{Picked, TargetGroupRuntime};
-use crate::h1::{self, Pool, RequestHead};
+use crate::h1_client::{self, Pool, RequestHead};
 use bytes::Bytes;
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
@@ -146,7 +146,7 @@ impl Clients {
             let last = attempt_count >= attempts;
             let attempted = match &head {
                 Some(head) => {
-                    let exchange = h1::exchange(
+                    let exchange = h1_client::exchange(
                         &self.pool,
                         target,
                         picked.authority.as_str(),
