@@ -56,6 +56,24 @@ impl<B> ClientBody for B where
 {
 }
 
+/// The client of a connection, as its requests need it.
+#[derive(Clone)]
+pub struct Client {
+    pub addr: SocketAddr,
+    /// Its address as an `X-Forwarded-For` entry, made once per connection.
+    forwarded_for: HeaderValue,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Self {
+        Client {
+            addr,
+            forwarded_for: HeaderValue::from_str(&addr.ip().to_string())
+                .expect("an IP address is a header value"),
+        }
+    }
+}
+
 /// The target a forwarded response came from, kept for the access log.
 #[derive(Clone)]
 struct Upstream {
@@ -83,8 +101,9 @@ pub async fn handle<B: ClientBody>(
     request: Request<B>,
     listener: Arc<CompiledListener>,
     context: Arc<Context>,
-    client_addr: SocketAddr,
+    client: Client,
 ) -> Response<Body> {
+    let client_addr = client.addr;
     let started = std::time::Instant::now();
     let host = request_host(&request);
     let entry = context.access_log.as_ref().map(|_| {
@@ -110,7 +129,7 @@ pub async fn handle<B: ClientBody>(
     };
     let route = listener.route(&facts);
     let grpc = is_grpc(&request);
-    let work = respond(request, route, &listener, &context, client_addr, &host);
+    let work = respond(request, route, &listener, &context, &client, &host);
     let response = match route.request_timeout {
         // Gateway API `timeouts.request`: the whole exchange, or 504.
         Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
@@ -153,7 +172,7 @@ async fn respond<B: ClientBody>(
     route: &Route,
     listener: &CompiledListener,
     context: &Context,
-    client_addr: SocketAddr,
+    client: &Client,
     host: &str,
 ) -> Response<Body> {
     let cors = route.filters.iter().find_map(|f| match f {
@@ -161,7 +180,7 @@ async fn respond<B: ClientBody>(
         _ => None,
     });
     let Some(cors) = cors else {
-        return act(request, route, listener, context, client_addr, host).await;
+        return act(request, route, listener, context, client, host).await;
     };
     let request_headers = request.headers().clone();
     if crate::filters::Cors::is_preflight(request.method(), &request_headers) {
@@ -171,7 +190,7 @@ async fn respond<B: ClientBody>(
         cors.preflight(&request_headers, response.headers_mut());
         return response;
     }
-    let mut response = act(request, route, listener, context, client_addr, host).await;
+    let mut response = act(request, route, listener, context, client, host).await;
     cors.response(&request_headers, response.headers_mut());
     response
 }
@@ -181,7 +200,7 @@ async fn act<B: ClientBody>(
     route: &Route,
     listener: &CompiledListener,
     context: &Context,
-    client_addr: SocketAddr,
+    client: &Client,
     host: &str,
 ) -> Response<Body> {
     match &route.action {
@@ -195,7 +214,7 @@ async fn act<B: ClientBody>(
             route_redirect(redirect, &request, host, listener)
         }
         CompiledAction::Forward(forward) => {
-            forward_request(request, forward, route, listener, context, client_addr).await
+            forward_request(request, forward, route, listener, context, client).await
         }
     }
 }
@@ -206,7 +225,7 @@ async fn forward_request<B: ClientBody>(
     route: &Route,
     listener: &CompiledListener,
     context: &Context,
-    client_addr: SocketAddr,
+    client: &Client,
 ) -> Response<Body> {
     let Some(backend) = pick(forward, &context.weights) else {
         // No usable backend for this share of requests (Gateway API: 500).
@@ -284,7 +303,7 @@ async fn forward_request<B: ClientBody>(
             .headers_mut()
             .insert(header::TE, HeaderValue::from_static("trailers"));
     }
-    add_forwarded(request.headers_mut(), client_addr, listener);
+    add_forwarded(request.headers_mut(), client, listener);
     let mirrors: Vec<&crate::filters::Mirror> = filters()
         .filter_map(|f| match f {
             CompiledFilter::Mirror(m) if m.take() => Some(m),
@@ -476,9 +495,23 @@ fn request_host<B>(request: &Request<B>) -> String {
     without_port.to_ascii_lowercase()
 }
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+    )
+}
+
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none or only `Connection`: one pass over the names finds out.
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+    if !headers.keys().any(is_hop_by_hop) {
         return;
     }
     let named: Vec<HeaderName> = headers
@@ -495,13 +528,15 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// As an ALB: the client address is appended to `X-Forwarded-For`; `X-Forwarded-Proto` and
 /// `X-Forwarded-Port` name the listener the request arrived on.
-fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, listener: &CompiledListener) {
-    let client_ip = client.ip().to_string();
+fn add_forwarded(headers: &mut HeaderMap, client: &Client, listener: &CompiledListener) {
     let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {client_ip}"),
-        _ => client_ip,
+        Some(existing) if !existing.trim().is_empty() => {
+            let ip = client.addr.ip();
+            HeaderValue::from_str(&format!("{existing}, {ip}")).ok()
+        }
+        _ => Some(client.forwarded_for.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Some(v) = xff {
         headers.insert(X_FORWARDED_FOR, v);
     }
     let proto = match listener.protocol {
@@ -509,7 +544,7 @@ fn add_forwarded(headers: &mut HeaderMap, client: SocketAddr, listener: &Compile
         pylon_ir::Protocol::Https => "https",
     };
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    headers.insert(X_FORWARDED_PORT, HeaderValue::from(listener.port));
+    headers.insert(X_FORWARDED_PORT, listener.forwarded_port.clone());
 }
 
 pub(crate) fn full(bytes: Bytes) -> Body {

@@ -6,7 +6,7 @@
 //! with every byte read so far, to hyper's server for the rest of its life, which also answers
 //! malformed requests (400) and oversized heads (431).
 
-use crate::forward::{self, Context};
+use crate::forward::{self, Client, Context};
 use crate::route::CompiledListener;
 use crate::upstream::Body;
 use arc_swap::ArcSwap;
@@ -49,6 +49,7 @@ pub async fn serve(
     context: &Arc<Context>,
     stopped: &mut watch::Receiver<()>,
 ) -> Option<Handoff> {
+    let client = Client::new(peer);
     let mut buf = BytesMut::new();
     loop {
         let deadline = tokio::time::Instant::now() + context.header_read_timeout;
@@ -82,7 +83,7 @@ pub async fn serve(
         let version = request.version();
         let head_request = request.method() == Method::HEAD;
         let listener = config.load_full();
-        let response = forward::handle(request, listener, context.clone(), peer).await;
+        let response = forward::handle(request, listener, context.clone(), client.clone()).await;
         if stopped.has_changed().unwrap_or(true) {
             keep_alive = false;
         }
@@ -176,7 +177,8 @@ fn parse(buf: &mut BytesMut) -> Next {
         *request.uri_mut() = Uri::from_maybe_shared(bytes.slice(path_span.0..path_span.1)).ok()?;
         *request.version_mut() = version;
         let headers = request.headers_mut();
-        headers.reserve(spans.len());
+        // Room for the fields forwarding adds.
+        headers.reserve(spans.len() + 4);
         for &(ns, ne, vs, ve) in &spans {
             let name = HeaderName::from_bytes(&bytes[ns..ne]).ok()?;
             let value = HeaderValue::from_maybe_shared(bytes.slice(vs..ve)).ok()?;

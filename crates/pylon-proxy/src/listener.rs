@@ -2,7 +2,7 @@
 
 use crate::access_log::AccessLog;
 use crate::balance::TargetGroupRuntime;
-use crate::forward::{self, Context};
+use crate::forward::{self, Client, Context};
 use crate::h1_server::{self, Rewind};
 use crate::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
 use crate::metrics::Metrics;
@@ -398,11 +398,13 @@ async fn serve<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let header_read_timeout = context.header_read_timeout;
+    let client = Client::new(peer);
     let service = service_fn(move |request| {
         // Each request routes on the configuration current when it arrives, and keeps it.
         let listener = config.load_full();
         let context = context.clone();
-        async move { Ok::<_, Infallible>(forward::handle(request, listener, context, peer).await) }
+        let client = client.clone();
+        async move { Ok::<_, Infallible>(forward::handle(request, listener, context, client).await) }
     });
     // HTTP/1.1, or HTTP/2 when the client starts with its preface (prior-knowledge h2c on
     // plaintext listeners, ALPN `h2` on TLS ones). HTTP/1.1 connections may be upgraded.

@@ -24,6 +24,8 @@ pub struct CompiledListener {
     pub listener_id: String,
     pub protocol: Protocol,
     pub port: u16,
+    /// The port as an `X-Forwarded-Port` value.
+    pub forwarded_port: http::HeaderValue,
     /// The load balancer's `idle_timeout.timeout_seconds`: how long a target may take.
     pub idle_timeout: Duration,
     /// Request counters, shared by every configuration of this listener.
@@ -154,6 +156,7 @@ impl CompiledListener {
             listener_id: listener.id.clone(),
             protocol: listener.protocol,
             port: listener.port,
+            forwarded_port: http::HeaderValue::from(listener.port),
             idle_timeout: Duration::from_secs(u64::from(lb.attributes.idle_timeout_seconds)),
             metrics: Arc::default(),
             rules: listener
