@@ -83,7 +83,20 @@ pub async fn serve(
         let version = request.version();
         let head_request = request.method() == Method::HEAD;
         let listener = config.load_full();
-        let response = forward::handle(request, listener, context.clone(), client.clone()).await;
+        let handled = forward::handle(request, listener, context.clone(), client.clone());
+        tokio::pin!(handled);
+        let response = loop {
+            tokio::select! {
+                biased;
+                response = &mut handled => break response,
+                // A client that goes away is noticed while its request waits, and the request
+                // (and its connection to the target) dropped; pipelined bytes wait their turn.
+                read = read_more(&mut stream, &mut buf), if buf.len() < MAX_HEAD => match read {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                },
+            }
+        };
         if stopped.has_changed().unwrap_or(true) {
             keep_alive = false;
         }

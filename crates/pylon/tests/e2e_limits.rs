@@ -77,11 +77,29 @@ spec:
         String::from_utf8_lossy(&buf)
     );
 
+    // A client that goes away while its request waits for the target is let go at once, not when
+    // the target answers (in 10 s).
+    let mut gone = TcpStream::connect(lb).unwrap();
+    gone.write_all(b"GET /sleep/10000 HTTP/1.1\r\nHost: web\r\n\r\n")
+        .unwrap();
+    wait_until(
+        Duration::from_secs(5),
+        || active_connections(&env) == 1.0,
+        || format!("{} connections open, not 1", active_connections(&env)),
+    );
+    drop(gone);
+    let dropped = Instant::now();
+
     // Every refused connection is released; the listener keeps serving.
     wait_until(
         Duration::from_secs(5),
         || active_connections(&env) == 0.0,
         || format!("{} connections still open", active_connections(&env)),
+    );
+    assert!(
+        dropped.elapsed() < Duration::from_secs(5),
+        "released only after {:?}",
+        dropped.elapsed()
     );
     assert_eq!(http_get(lb, "/", None).unwrap().status, 200);
 }
