@@ -5,6 +5,7 @@
 //! which is where a general client spends its time. Requests with bodies, upgrades and HTTP/2
 //! targets go through hyper's client (see `upstream`).
 
+use crate::h1_head;
 use crate::upstream::{Attempt, BoxError};
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -272,28 +273,10 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, 
             _ => Version::HTTP_11,
         };
         // Where each field lies in the head, so values can share its bytes.
-        let base = buf.as_ptr() as usize;
-        let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
-        let count = parsed.headers.len();
-        for (span, field) in spans.iter_mut().zip(parsed.headers.iter()) {
-            let name = field.name.as_ptr() as usize - base;
-            let value = field.value.as_ptr() as usize - base;
-            *span = (
-                name,
-                name + field.name.len(),
-                value,
-                value + field.value.len(),
-            );
-        }
+        let spans = h1_head::spans(buf, parsed.headers);
         let bytes = buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(count);
-        for &(ns, ne, vs, ve) in &spans[..count] {
-            let name = HeaderName::from_bytes(&bytes[ns..ne])
-                .map_err(|_| "malformed header name in the response".to_string())?;
-            let value = HeaderValue::from_maybe_shared(bytes.slice(vs..ve))
-                .map_err(|_| format!("malformed value of header {name} in the response"))?;
-            headers.append(name, value);
-        }
+        let headers = h1_head::header_map(&bytes, &spans, 0)
+            .ok_or_else(|| "malformed header field in the response".to_string())?;
         let framing = framing(&headers, status, head_request)?;
         let close = headers
             .get_all(header::CONNECTION)

@@ -7,11 +7,12 @@
 //! malformed requests (400) and oversized heads (431).
 
 use crate::forward::{self, Client, Context};
+use crate::h1_head;
 use crate::route::CompiledListener;
 use crate::upstream::Body;
 use arc_swap::ArcSwap;
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Body as _;
@@ -168,20 +169,8 @@ fn parse(buf: &mut BytesMut) -> Next {
         return Next::Handoff(buf.split().freeze());
     }
     // Where the target and each field lie, so the request can share the bytes read.
-    let base = buf.as_ptr() as usize;
-    let offset = |s: &[u8]| s.as_ptr() as usize - base;
-    let path_span = (
-        offset(path.as_bytes()),
-        offset(path.as_bytes()) + path.len(),
-    );
-    let spans: Vec<(usize, usize, usize, usize)> = parsed
-        .headers
-        .iter()
-        .map(|f| {
-            let (n, v) = (offset(f.name.as_bytes()), offset(f.value));
-            (n, n + f.name.len(), v, v + f.value.len())
-        })
-        .collect();
+    let path_span = h1_head::position(buf, path.as_bytes());
+    let spans = h1_head::spans(buf, parsed.headers);
     let method = Method::from_bytes(method.as_bytes());
     let bytes = buf.split_to(len).freeze();
     let build = || -> Option<Request<Empty<Bytes>>> {
@@ -189,14 +178,8 @@ fn parse(buf: &mut BytesMut) -> Next {
         *request.method_mut() = method.ok()?;
         *request.uri_mut() = Uri::from_maybe_shared(bytes.slice(path_span.0..path_span.1)).ok()?;
         *request.version_mut() = version;
-        let headers = request.headers_mut();
         // Room for the fields forwarding adds.
-        headers.reserve(spans.len() + 4);
-        for &(ns, ne, vs, ve) in &spans {
-            let name = HeaderName::from_bytes(&bytes[ns..ne]).ok()?;
-            let value = HeaderValue::from_maybe_shared(bytes.slice(vs..ve)).ok()?;
-            headers.append(name, value);
-        }
+        *request.headers_mut() = h1_head::header_map(&bytes, &spans, 4)?;
         Some(request)
     };
     match build() {

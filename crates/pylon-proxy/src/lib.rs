@@ -13,6 +13,7 @@ mod filters;
 mod forward;
 mod grpc;
 mod h1_client;
+mod h1_head;
 mod h1_server;
 mod health;
 mod listener;
