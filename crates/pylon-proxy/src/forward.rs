@@ -391,15 +391,19 @@ fn upgrade_protocol<B>(request: &Request<B>) -> Option<HeaderValue> {
     if request.version() != http::Version::HTTP_11 {
         return None;
     }
-    let asks = request
-        .headers()
+    has_connection_option(request.headers(), "upgrade")
+        .then(|| request.headers().get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// Whether the `Connection` fields name `option` (`close`, `upgrade`, ...), in any case.
+pub(crate) fn has_connection_option(headers: &HeaderMap, option: &str) -> bool {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    asks.then(|| request.headers().get(header::UPGRADE).cloned())
-        .flatten()
+        .any(|t| t.trim().eq_ignore_ascii_case(option))
 }
 
 /// Picks a backend by weight (weight 0 gets nothing); `None` for the share of unusable backends

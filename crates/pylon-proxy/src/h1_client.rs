@@ -5,10 +5,11 @@
 //! which is where a general client spends its time. Requests with bodies, upgrades and HTTP/2
 //! targets go through hyper's client (see `upstream`).
 
+use crate::forward::has_connection_option;
 use crate::h1_head;
 use crate::upstream::{Attempt, BoxError};
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, Response, StatusCode, Version};
 use hyper::body::{Frame, SizeHint};
 use std::collections::HashMap;
@@ -130,14 +131,11 @@ impl RequestHead {
         bytes.extend_from_slice(path_and_query.as_bytes());
         bytes.extend_from_slice(b" HTTP/1.1\r\n");
         for (name, value) in headers {
-            bytes.extend_from_slice(name.as_str().as_bytes());
-            bytes.extend_from_slice(b": ");
-            bytes.extend_from_slice(value.as_bytes());
-            bytes.extend_from_slice(b"\r\n");
+            h1_head::push_field(&mut bytes, name.as_str(), value.as_bytes());
         }
         let expects_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
         if expects_body && !headers.contains_key(header::CONTENT_LENGTH) {
-            bytes.extend_from_slice(b"content-length: 0\r\n");
+            h1_head::push_field(&mut bytes, "content-length", b"0");
         }
         let has_host = headers.contains_key(header::HOST);
         if has_host {
@@ -177,9 +175,8 @@ pub async fn exchange(
         stream.write_all(&request.bytes).await
     } else {
         let mut bytes = request.bytes.clone();
-        bytes.extend_from_slice(b"host: ");
-        bytes.extend_from_slice(authority.as_bytes());
-        bytes.extend_from_slice(b"\r\n\r\n");
+        h1_head::push_field(&mut bytes, "host", authority.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
         stream.write_all(&bytes).await
     };
     if let Err(e) = written {
@@ -278,12 +275,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, 
         let headers = h1_head::header_map(&bytes, &spans, 0)
             .ok_or_else(|| "malformed header field in the response".to_string())?;
         let framing = framing(&headers, status, head_request)?;
-        let close = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("close"));
+        let close = has_connection_option(&headers, "close");
         let keep_alive = version == Version::HTTP_11 && !close && framing != Framing::UntilClose;
         let mut head = Response::new(H1Body::empty());
         *head.status_mut() = status;
@@ -461,16 +453,11 @@ impl H1Body {
                 let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 match httparse::parse_headers(&self.buf, &mut fields) {
                     Ok(httparse::Status::Complete((len, fields))) => {
-                        let mut trailers = HeaderMap::with_capacity(fields.len());
-                        for f in fields.iter() {
-                            if let (Ok(name), Ok(value)) = (
-                                HeaderName::from_bytes(f.name.as_bytes()),
-                                HeaderValue::from_bytes(f.value),
-                            ) {
-                                trailers.append(name, value);
-                            }
-                        }
-                        self.buf.advance(len);
+                        let spans = h1_head::spans(&self.buf, fields);
+                        let block = self.buf.split_to(len).freeze();
+                        let Some(trailers) = h1_head::header_map(&block, &spans, 0) else {
+                            return Some(Err("malformed trailer field".into()));
+                        };
                         self.finish();
                         Some(Ok(Some(Frame::trailers(trailers))))
                     }
@@ -569,6 +556,7 @@ impl hyper::body::Body for H1Body {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
     use http_body_util::BodyExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::AsyncReadExt;

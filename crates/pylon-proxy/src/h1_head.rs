@@ -1,5 +1,5 @@
-//! Header fields of an HTTP/1.1 head parsed by httparse, made into a `HeaderMap` whose values share
-//! the bytes read (shared by the own client and server paths).
+//! Header fields of HTTP/1.1 heads for the own client and server paths: fields parsed by httparse
+//! made into a `HeaderMap` whose values share the bytes read, and field lines written.
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -25,6 +25,14 @@ pub fn spans(buf: &[u8], fields: &[httparse::Header<'_>]) -> Vec<Span> {
             value: position(buf, f.value),
         })
         .collect()
+}
+
+/// Appends one field line (`name: value` and CRLF) to a head being written.
+pub fn push_field(head: &mut Vec<u8>, name: &str, value: &[u8]) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value);
+    head.extend_from_slice(b"\r\n");
 }
 
 /// The fields as a map over `head` (the parsed buffer, frozen), with room for `more`; `None` when

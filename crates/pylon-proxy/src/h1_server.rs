@@ -19,7 +19,6 @@ use hyper::body::Body as _;
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -45,12 +44,11 @@ pub struct Handoff {
 /// the header read timeout, or a request needs hyper (then returned).
 pub async fn serve(
     mut stream: TcpStream,
-    peer: SocketAddr,
+    client: &Client,
     config: &ArcSwap<CompiledListener>,
     context: &Arc<Context>,
     stopped: &mut watch::Receiver<()>,
 ) -> Option<Handoff> {
-    let client = Client::new(peer);
     let mut buf = BytesMut::new();
     loop {
         let deadline = tokio::time::Instant::now() + context.header_read_timeout;
@@ -258,29 +256,29 @@ async fn write_response(
         {
             continue;
         }
-        push_field(&mut head, name.as_str(), value.as_bytes());
+        h1_head::push_field(&mut head, name.as_str(), value.as_bytes());
     }
     if !parts.headers.contains_key(header::DATE) {
-        push_field(&mut head, "date", date().as_bytes());
+        h1_head::push_field(&mut head, "date", date().as_bytes());
     }
     let delimit = if bodiless {
         Delimit::None
     } else if let Some(n) = declared {
         Delimit::Length(n)
     } else if let Some(n) = body.size_hint().exact() {
-        push_field(&mut head, "content-length", n.to_string().as_bytes());
+        h1_head::push_field(&mut head, "content-length", n.to_string().as_bytes());
         Delimit::Length(n)
     } else if version == Version::HTTP_11 {
-        push_field(&mut head, "transfer-encoding", b"chunked");
+        h1_head::push_field(&mut head, "transfer-encoding", b"chunked");
         Delimit::Chunked
     } else {
         keep_alive = false;
         Delimit::Close
     };
     if !keep_alive {
-        push_field(&mut head, "connection", b"close");
+        h1_head::push_field(&mut head, "connection", b"close");
     } else if version == Version::HTTP_10 {
-        push_field(&mut head, "connection", b"keep-alive");
+        h1_head::push_field(&mut head, "connection", b"keep-alive");
     }
     head.extend_from_slice(b"\r\n");
     if head_request || delimit == Delimit::None || body.is_end_stream() {
@@ -362,13 +360,6 @@ async fn write_response(
         Delimit::Length(n) => Ok(keep_alive && sent == n),
         _ => Ok(false),
     }
-}
-
-fn push_field(head: &mut Vec<u8>, name: &str, value: &[u8]) {
-    head.extend_from_slice(name.as_bytes());
-    head.extend_from_slice(b": ");
-    head.extend_from_slice(value);
-    head.extend_from_slice(b"\r\n");
 }
 
 /// A connection handed to hyper: the bytes already read come first.

@@ -338,13 +338,13 @@ async fn accept_loop(
                     let (config, context, stopped) = (config.clone(), context.clone(), stopped.clone());
                     match tls.clone() {
                         None => {
-                            tokio::spawn(serve_plain(stream, peer, config, context, stopped, guard));
+                            tokio::spawn(serve_plain(stream, Client::new(peer), config, context, stopped, guard));
                         }
                         Some(acceptor) => {
                             tokio::spawn(async move {
                                 let handshake = tokio::time::timeout(context.header_read_timeout, acceptor.accept(stream));
                                 match handshake.await {
-                                    Ok(Ok(stream)) => serve(stream, peer, config, context, stopped, guard).await,
+                                    Ok(Ok(stream)) => serve(stream, Client::new(peer), config, context, stopped, guard).await,
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                                 }
@@ -376,20 +376,29 @@ impl Drop for ConnectionGuard {
 /// it does not take.
 async fn serve_plain(
     stream: tokio::net::TcpStream,
-    peer: SocketAddr,
+    client: Client,
     config: Arc<ArcSwap<CompiledListener>>,
     context: Arc<Context>,
     mut stopped: watch::Receiver<()>,
     guard: ConnectionGuard,
 ) {
-    if let Some(handoff) = h1_server::serve(stream, peer, &config, &context, &mut stopped).await {
-        serve(Rewind::from(handoff), peer, config, context, stopped, guard).await;
+    if let Some(handoff) = h1_server::serve(stream, &client, &config, &context, &mut stopped).await
+    {
+        serve(
+            Rewind::from(handoff),
+            client,
+            config,
+            context,
+            stopped,
+            guard,
+        )
+        .await;
     }
 }
 
 async fn serve<S>(
     stream: S,
-    peer: SocketAddr,
+    client: Client,
     config: Arc<ArcSwap<CompiledListener>>,
     context: Arc<Context>,
     mut stopped: watch::Receiver<()>,
@@ -398,7 +407,7 @@ async fn serve<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let header_read_timeout = context.header_read_timeout;
-    let client = Client::new(peer);
+    let peer = client.addr;
     let service = service_fn(move |request| {
         // Each request routes on the configuration current when it arrives, and keeps it.
         let listener = config.load_full();

@@ -112,6 +112,8 @@ impl Clients {
         limit: Duration,
     ) -> Result<(SocketAddr, Response<Body>), Failure> {
         let upgrade = request.headers().contains_key(http::header::UPGRADE);
+        // Upgrades are HTTP/1.1 whatever the group speaks.
+        let http2 = group.http2 && !upgrade;
         let (parts, body) = request.into_parts();
         let idempotent = parts.method.is_idempotent();
         let attempts = group.len().clamp(1, CONNECT_ATTEMPTS);
@@ -170,16 +172,12 @@ impl Clients {
                     };
                     let request = hyper_request(
                         attempt,
-                        group.http2 && !upgrade,
+                        http2,
                         picked.authority.clone(),
                         path_and_query.clone(),
                         body.as_ref(),
                     )?;
-                    let client = if group.http2 && !upgrade {
-                        &self.http2
-                    } else {
-                        &self.http1
-                    };
+                    let client = if http2 { &self.http2 } else { &self.http1 };
                     let exchange = async {
                         match client.request(request).await {
                             Ok(response) => Attempt::Answered(response.map(boxed)),
