@@ -10,6 +10,7 @@ mod certificates;
 mod gateway;
 mod ingress;
 mod names;
+mod restriction;
 mod status;
 mod target_group;
 

@@ -314,6 +314,9 @@ pub struct RuleFilters {
     pub conditions: Vec<Condition>,
     /// Mirror backends that could not be resolved.
     pub unresolved: Vec<RefError>,
+    /// A ListenerRuleConfiguration action that restricts access (authentication, JWT
+    /// validation), which Pylon does not enforce yet: the rule is not served.
+    pub not_served: Option<String>,
 }
 
 /// Translates filters. `prefix` is the match's PathPrefix value, which ReplacePrefixMatch needs.
@@ -509,8 +512,35 @@ pub fn filters(
                         }
                     }
                 }
-                if lrc.spec.actions.as_ref().is_some_and(|a| !a.is_empty()) {
-                    backends.warn(format!("ListenerRuleConfiguration {ns}/{}: actions are not supported by Pylon yet; ignored", e.name));
+                for (i, action) in lrc.spec.actions.iter().flatten().enumerate() {
+                    let kind = action.get("type").and_then(|t| t.as_str()).unwrap_or("");
+                    let restricting = [
+                        "authenticate-cognito",
+                        "authenticate-oidc",
+                        "jwt-validation",
+                    ]
+                    .contains(&kind)
+                        || [
+                            "authenticateCognitoConfig",
+                            "authenticateOIDCConfig",
+                            "jwtValidationConfig",
+                        ]
+                        .iter()
+                        .any(|k| action.get(k).is_some());
+                    if restricting {
+                        let setting = format!(
+                            "ListenerRuleConfiguration {ns}/{} spec.actions[{i}]",
+                            e.name
+                        );
+                        backends.problems.push(Problem::error(
+                            Some(backends.route.clone()),
+                            None,
+                            crate::restriction::message(&setting, "this rule"),
+                        ));
+                        out.not_served.get_or_insert(setting);
+                    } else {
+                        backends.warn(format!("ListenerRuleConfiguration {ns}/{}: action {kind:?} (spec.actions[{i}]) is not supported by Pylon yet; ignored", e.name));
+                    }
                 }
             }
             HttpRouteRulesFiltersType::Cors => {

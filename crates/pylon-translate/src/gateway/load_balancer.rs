@@ -5,6 +5,7 @@ use super::backends::Backends;
 use super::hostnames;
 use super::listeners::{self, ListenerBuild};
 use super::precedence;
+use super::restrictions;
 use super::routes::RouteView;
 use super::status::{reason, Condition as StatusCondition, GatewayStatus, ListenerStatus};
 use super::{Class, Flavor, GATEWAY_GROUP};
@@ -36,6 +37,8 @@ pub struct GatewayBuild {
     pub listeners: Vec<ListenerBuild>,
     pub requested: Option<IpAddr>,
     pub address_problem: Option<String>,
+    /// Access restrictions of its LoadBalancerConfigurations, which fail closed.
+    pub restrictions: restrictions::Restrictions,
 }
 
 impl GatewayBuild {
@@ -103,6 +106,7 @@ impl GatewayBuild {
                     .clone()
             })
             .next_back();
+        let restrictions = restrictions::read(&layers);
         let listeners = listeners::listeners(gw, snapshot);
         if accepted.is_ok() && !listeners.iter().any(ListenerBuild::usable) {
             accepted = Err((
@@ -123,6 +127,7 @@ impl GatewayBuild {
             listeners,
             requested,
             address_problem,
+            restrictions,
             object,
         }
     }
@@ -261,6 +266,7 @@ impl GatewayBuild {
         problems: &mut Vec<Problem>,
     ) -> Option<LoadBalancer> {
         self.accepted.as_ref().ok()?;
+        problems.extend(self.restrictions.problems().cloned());
         let ns = self.object.namespace.clone().unwrap_or_default();
         let mut target_groups = BTreeMap::new();
         // Per port: its protocol, candidate rules, and (HTTPS) the certificates of its listeners.
@@ -356,12 +362,22 @@ impl GatewayBuild {
                 for (i, rule) in rules.iter_mut().enumerate() {
                     rule.priority = i as u32 + 1;
                 }
+                let mut default_action = Action::fixed(404, None);
+                // A restriction Pylon cannot enforce keeps every rule of the listener from being
+                // served.
+                if let Some(setting) = self.restrictions.for_listener(port) {
+                    default_action = crate::restriction::not_served(setting);
+                    for rule in &mut rules {
+                        rule.filters.clear();
+                        rule.action = default_action.clone();
+                    }
+                }
                 Listener {
                     id: format!("{}/listener/{port}", self.lb_id),
                     protocol,
                     port,
                     rules,
-                    default_action: Action::fixed(404, None),
+                    default_action,
                     certificates,
                 }
             })

@@ -12,6 +12,7 @@ mod hostnames;
 mod listeners;
 mod load_balancer;
 mod precedence;
+mod restrictions;
 mod routes;
 mod rules;
 pub mod status;

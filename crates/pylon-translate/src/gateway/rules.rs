@@ -23,9 +23,10 @@ pub fn candidates(
             let Ok(filters) = backends::filters(&rule.filters, prefix.as_deref(), backends) else {
                 continue;
             };
-            let action = match filters.redirect.clone() {
-                Some(redirect) => redirect,
-                None => {
+            let action = match (&filters.not_served, filters.redirect.clone()) {
+                (Some(setting), _) => crate::restriction::not_served(setting),
+                (None, Some(redirect)) => redirect,
+                (None, None) => {
                     let mut target_groups = Vec::new();
                     let mut unusable_weight = 0;
                     for b in &rule.backends {
@@ -85,7 +86,10 @@ pub fn candidates(
                             field: format!("spec.rules[{ri}].matches[{mi}]"),
                         },
                         conditions,
-                        filters: filters.filters.clone(),
+                        filters: match filters.not_served {
+                            Some(_) => vec![],
+                            None => filters.filters.clone(),
+                        },
                         timeouts: rule.timeouts.clone(),
                         action: action.clone(),
                     },

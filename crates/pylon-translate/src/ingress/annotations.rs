@@ -16,6 +16,10 @@ const LOAD_BALANCER: &[&str] = &[
     "load-balancer-name",
     "load-balancer-attributes",
     "ssl-redirect",
+    // Read in `restrictions`: they fail closed.
+    "inbound-cidrs",
+    "mutual-authentication",
+    "certificate-arn",
 ];
 
 /// Per-backend annotations (`actions.<service>`, `conditions.<service>`), read from the Ingress.
@@ -35,6 +39,9 @@ const TARGET_GROUP: &[&str] = &[
     "healthy-threshold-count",
     "unhealthy-threshold-count",
     "success-codes",
+    // Read in `restrictions`: they fail closed.
+    "auth-type",
+    "jwt-validation",
 ];
 
 /// AWS infrastructure settings that have no counterpart in a load balancer that runs on this host.
@@ -82,10 +89,10 @@ pub struct Annotations<'a> {
 }
 
 /// A value and the object it was read from, so an error can name both.
-struct Found<'a> {
-    value: &'a str,
-    object: &'a ObjectRef,
-    key: String,
+pub struct Found<'a> {
+    pub value: &'a str,
+    pub object: &'a ObjectRef,
+    pub key: String,
 }
 
 impl<'a> Annotations<'a> {
@@ -93,7 +100,7 @@ impl<'a> Annotations<'a> {
         Annotations { layers }
     }
 
-    fn get(&self, name: &str) -> Option<Found<'a>> {
+    pub fn get(&self, name: &str) -> Option<Found<'a>> {
         let key = format!("{PREFIX}{name}");
         self.layers.iter().find_map(|(object, map)| {
             map.and_then(|m| m.get(&key)).map(|v| Found {
@@ -119,7 +126,7 @@ impl<'a> Annotations<'a> {
 }
 
 impl Found<'_> {
-    fn problem(&self, message: &str) -> Problem {
+    pub fn problem(&self, message: &str) -> Problem {
         Problem::error(
             Some(self.object.clone()),
             Some(field(&self.key)),
@@ -166,8 +173,11 @@ pub struct LoadBalancerSettings {
 }
 
 /// Reads the load balancer annotations of an Ingress; every invalid one is reported.
+/// `prefer_tls` (the Ingress has `spec.tls` or `certificate-arn`) makes the default listener
+/// HTTPS:443 instead of HTTP:80, as in the controller.
 pub fn load_balancer(
     a: &Annotations<'_>,
+    prefer_tls: bool,
     warnings: &mut Vec<Problem>,
 ) -> Result<LoadBalancerSettings, Vec<Problem>> {
     let mut errors = Errors::default();
@@ -176,7 +186,10 @@ pub fn load_balancer(
         .unwrap_or(Scheme::Internal);
     let listen_ports = errors
         .take(a.parse("listen-ports", parse_listen_ports))
-        .unwrap_or_else(|| vec![(Protocol::Http, 80)]);
+        .unwrap_or_else(|| match prefer_tls {
+            true => vec![(Protocol::Https, 443)],
+            false => vec![(Protocol::Http, 80)],
+        });
     let name = errors.take(a.parse("load-balancer-name", parse_load_balancer_name));
     let attributes = errors
         .take(a.parse("load-balancer-attributes", parse_string_map))
@@ -366,6 +379,8 @@ pub fn unsupported(
         }
         let message = if AWS_ONLY.contains(&name) {
             format!("{key} configures AWS infrastructure and has no effect on Pylon's load balancer; ignored")
+        } else if name.starts_with("auth-") {
+            format!("{key} configures authentication, which Pylon does not enforce yet; it takes effect only with auth-type, and rules with auth-type cognito or oidc answer 503")
         } else if target_group_only && (LOAD_BALANCER.contains(&name) || per_backend) {
             format!("{key} is read from the Ingress, not from a Service; ignored")
         } else {

@@ -4,6 +4,7 @@
 
 mod actions;
 mod annotations;
+mod restrictions;
 mod rules;
 
 use crate::target_group::{self, Backend, BackendError, PortRef, TargetGroupSettings};
@@ -77,13 +78,23 @@ pub fn translate_ingress(
     let id = format!("ingress/{namespace}/{name}");
     let own = Annotations::new(vec![(&origin, ing.metadata.annotations.as_ref())]);
     annotations::unsupported(&origin, ing.metadata.annotations.as_ref(), false, problems);
-    let settings = match annotations::load_balancer(&own, problems) {
+    let spec = ing.spec.clone().unwrap_or_default();
+    let certificate_arn = own.get("certificate-arn").map(|f| f.key);
+    let prefer_tls = spec.tls.as_ref().is_some_and(|t| !t.is_empty()) || certificate_arn.is_some();
+    let settings = match annotations::load_balancer(&own, prefer_tls, problems) {
         Ok(s) => s,
         Err(errors) => {
             problems.extend(errors);
             return None;
         }
     };
+    let ports: Vec<u16> = settings.listen_ports.iter().map(|(_, p)| *p).collect();
+    let mut errors = Vec::new();
+    let restricted = restrictions::load_balancer(&own, &ports, problems, &mut errors);
+    if !errors.is_empty() {
+        problems.extend(errors);
+        return None;
+    }
     let mut build = Build {
         ing,
         origin: &origin,
@@ -96,8 +107,8 @@ pub fn translate_ingress(
         target_groups: BTreeMap::new(),
         settings: BTreeMap::new(),
         used: BTreeSet::new(),
+        restricted: BTreeSet::new(),
     };
-    let spec = ing.spec.clone().unwrap_or_default();
     let default_action = match &spec.default_backend {
         Some(backend) => build.backend(backend, "spec.defaultBackend").0,
         // The controller's default: a bare 404.
@@ -140,7 +151,13 @@ pub fn translate_ingress(
         .iter()
         .any(|(protocol, _)| *protocol == Protocol::Https);
     let certificates = if https {
-        tls_certificates(&spec, snapshot, &origin, build.problems)
+        tls_certificates(
+            &spec,
+            snapshot,
+            &origin,
+            certificate_arn.as_deref(),
+            build.problems,
+        )
     } else {
         vec![]
     };
@@ -149,24 +166,38 @@ pub fn translate_ingress(
         .listen_ports
         .iter()
         .map(|&(protocol, port)| {
-            let (rules, default_action) = match settings.ssl_redirect {
-                // `ssl-redirect`: every HTTP listener only redirects, and has no rules.
-                Some(https_port) if protocol == Protocol::Http => (
-                    vec![],
-                    Action::Redirect {
-                        protocol: "HTTPS".into(),
-                        port: https_port.to_string(),
-                        host: "#{host}".into(),
-                        path: "/#{path}".into(),
-                        query: "#{query}".into(),
-                        status_code: 301,
-                    },
-                ),
-                _ => (
-                    rules::optimize(port, protocol, &rules),
-                    default_action.clone(),
-                ),
-            };
+            let (rules, default_action) =
+                match (restricted.for_listener(port), settings.ssl_redirect) {
+                    // A restriction Pylon cannot enforce keeps every rule of the listener from being
+                    // served.
+                    (Some(setting), _) => {
+                        let action = crate::restriction::not_served(setting);
+                        let rules = rules::optimize(port, protocol, &rules)
+                            .into_iter()
+                            .map(|rule| PendingRule {
+                                action: action.clone(),
+                                ..rule
+                            })
+                            .collect();
+                        (rules, action)
+                    }
+                    // `ssl-redirect`: every HTTP listener only redirects, and has no rules.
+                    (None, Some(https_port)) if protocol == Protocol::Http => (
+                        vec![],
+                        Action::Redirect {
+                            protocol: "HTTPS".into(),
+                            port: https_port.to_string(),
+                            host: "#{host}".into(),
+                            path: "/#{path}".into(),
+                            query: "#{query}".into(),
+                            status_code: 301,
+                        },
+                    ),
+                    _ => (
+                        rules::optimize(port, protocol, &rules),
+                        default_action.clone(),
+                    ),
+                };
             Listener {
                 id: format!("{id}/listener/{port}"),
                 protocol,
@@ -231,16 +262,22 @@ struct Build<'a> {
     settings: BTreeMap<String, Option<TargetGroupSettings>>,
     /// The `actions.*` and `conditions.*` annotations some backend used.
     used: BTreeSet<String>,
+    /// The access restrictions already reported, by object and annotation.
+    restricted: BTreeSet<(ObjectRef, String)>,
 }
 
 /// The certificates of an Ingress's HTTPS listeners: each `spec.tls` entry's Secret, for each of
 /// its hosts (SNI picks among them; the first serves names no entry lists). A Secret that cannot
 /// be used is reported on its field and left out; an HTTPS listener left without certificates is
 /// reported and not served.
+///
+/// `certificate-arn` names ACM certificates, which cannot be read here: with `spec.tls` beside it
+/// the listeners serve `spec.tls`'s certificates; alone, the HTTPS listeners are not served.
 fn tls_certificates(
     spec: &IngressSpec,
     snapshot: &Snapshot,
     origin: &ObjectRef,
+    certificate_arn: Option<&str>,
     problems: &mut Vec<Problem>,
 ) -> Vec<ServerCertificate> {
     let namespace = origin.namespace.as_deref().unwrap_or_default();
@@ -272,12 +309,23 @@ fn tls_certificates(
             }
         }
     }
-    if found.is_empty() {
-        problems.push(Problem::error(
+    match (found.is_empty(), certificate_arn) {
+        (true, Some(key)) => problems.push(Problem::error(
+            Some(origin.clone()),
+            Some(annotations::field(key)),
+            "ACM certificates cannot be read here, so the HTTPS listeners have no certificate and are not served: add spec.tls with a kubernetes.io/tls Secret",
+        )),
+        (true, None) => problems.push(Problem::error(
             Some(origin.clone()),
             Some("spec.tls".into()),
-            "the HTTPS listeners have no usable certificate and are not served: add spec.tls with a kubernetes.io/tls Secret (certificate-arn names ACM certificates, which Pylon cannot read)",
-        ));
+            "the HTTPS listeners have no usable certificate and are not served: add spec.tls with a kubernetes.io/tls Secret",
+        )),
+        (false, Some(key)) => problems.push(Problem::warning(
+            Some(origin.clone()),
+            Some(annotations::field(key)),
+            "ACM certificates cannot be read here; the HTTPS listeners serve the certificates of spec.tls",
+        )),
+        (false, None) => {}
     }
     found
 }
@@ -310,9 +358,50 @@ impl Build<'_> {
             );
         };
         let extra = self.extra_conditions(&service.name);
+        let action = self.service_backend(service, field);
+        match self.restriction(&service.name) {
+            Some(setting) => (crate::restriction::not_served(&setting), extra),
+            None => (action, extra),
+        }
+    }
+
+    /// The setting (`auth-type`, `jwt-validation`) that restricts the rules of a backend, from
+    /// its Service's annotations and the Ingress's (Service first); reported once per object.
+    fn restriction(&mut self, service: &str) -> Option<String> {
+        let service_ref = ObjectRef::namespaced(Kind::Service, self.namespace, service);
+        let service_annotations = self
+            .snapshot
+            .service(self.namespace, service)
+            .and_then(|s| s.metadata.annotations.as_ref());
+        let layered = Annotations::new(vec![
+            (&service_ref, service_annotations),
+            (self.origin, self.ing.metadata.annotations.as_ref()),
+        ]);
+        let (key, problem, invalid) = match restrictions::backend(&layered) {
+            Ok(None) => return None,
+            Ok(Some((key, problem))) => (key, problem, false),
+            Err(problem) => ("auth-type".to_string(), *problem, true),
+        };
+        let object = problem
+            .object
+            .clone()
+            .unwrap_or_else(|| self.origin.clone());
+        if self.restricted.insert((object, key.clone())) {
+            self.problems.push(problem);
+        }
+        self.failed |= invalid;
+        (!invalid).then_some(key)
+    }
+
+    /// The action of a Service backend (without restrictions).
+    fn service_backend(
+        &mut self,
+        service: &pylon_model::k8s_openapi::api::networking::v1::IngressServiceBackend,
+        field: &str,
+    ) -> Action {
         let port = match &service.port {
             Some(p) if p.name.as_deref() == Some("use-annotation") => {
-                return (self.annotation_action(&service.name, field), extra);
+                return self.annotation_action(&service.name, field);
             }
             Some(p) => match (&p.name, p.number) {
                 (Some(name), None) if !name.is_empty() => PortRef::Name(name.clone()),
@@ -322,7 +411,7 @@ impl Build<'_> {
                         format!("{field}.service.port"),
                         "set exactly one of port.name and port.number".into(),
                     );
-                    return (Action::fixed(503, Some(NO_SERVICE)), extra);
+                    return Action::fixed(503, Some(NO_SERVICE));
                 }
             },
             None => {
@@ -330,14 +419,13 @@ impl Build<'_> {
                     format!("{field}.service.port"),
                     "a service backend needs a port".into(),
                 );
-                return (Action::fixed(503, Some(NO_SERVICE)), extra);
+                return Action::fixed(503, Some(NO_SERVICE));
             }
         };
-        let action = self.forward(
+        self.forward(
             &[(service.name.clone(), port, 1)],
             &format!("{field}.service"),
-        );
-        (action, extra)
+        )
     }
 
     /// Forwards to one or more Services (by weight). An unusable Service turns the action into the
