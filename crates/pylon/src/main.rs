@@ -152,6 +152,10 @@ impl TranslateArgs {
                 Ok::<_, String>(snapshot)
             })?
         } else {
+            // A path that does not exist is a mistake on the command line, not an empty plan.
+            if let Some(missing) = self.paths.iter().find(|p| !p.exists()) {
+                return Err(format!("{}: no such file or directory", missing.display()));
+            }
             FileSource::new(self.paths.clone()).load()
         };
         Ok(translate(&snapshot, &options))

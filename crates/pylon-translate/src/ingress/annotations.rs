@@ -172,14 +172,15 @@ pub struct LoadBalancerSettings {
     pub ssl_redirect: Option<u16>,
 }
 
-/// Reads the load balancer annotations of an Ingress; every invalid one is reported.
+/// Reads the load balancer annotations of an Ingress; every invalid one is reported, and its
+/// default stands in for it so that the rest of the Ingress can still be checked.
 /// `prefer_tls` (the Ingress has `spec.tls` or `certificate-arn`) makes the default listener
 /// HTTPS:443 instead of HTTP:80, as in the controller.
 pub fn load_balancer(
     a: &Annotations<'_>,
     prefer_tls: bool,
     warnings: &mut Vec<Problem>,
-) -> Result<LoadBalancerSettings, Vec<Problem>> {
+) -> (LoadBalancerSettings, Vec<Problem>) {
     let mut errors = Errors::default();
     let scheme = errors
         .take(a.parse("scheme", parse_scheme))
@@ -236,17 +237,14 @@ pub fn load_balancer(
             )),
         }
     }));
-    if errors.is_empty() {
-        Ok(LoadBalancerSettings {
-            scheme,
-            listen_ports,
-            name,
-            idle_timeout_seconds,
-            ssl_redirect,
-        })
-    } else {
-        Err(errors.0)
-    }
+    let settings = LoadBalancerSettings {
+        scheme,
+        listen_ports,
+        name,
+        idle_timeout_seconds,
+        ssl_redirect,
+    };
+    (settings, errors.0)
 }
 
 /// Reads target group settings from a Service's and an Ingress's annotations (in that order);

@@ -81,20 +81,13 @@ pub fn translate_ingress(
     let spec = ing.spec.clone().unwrap_or_default();
     let certificate_arn = own.get("certificate-arn").map(|f| f.key);
     let prefer_tls = spec.tls.as_ref().is_some_and(|t| !t.is_empty()) || certificate_arn.is_some();
-    let settings = match annotations::load_balancer(&own, prefer_tls, problems) {
-        Ok(s) => s,
-        Err(errors) => {
-            problems.extend(errors);
-            return None;
-        }
-    };
+    // Every problem of the Ingress is reported in one pass: an invalid annotation does not stop
+    // the rules from being checked, it only keeps the load balancer from being built.
+    let (settings, mut errors) = annotations::load_balancer(&own, prefer_tls, problems);
     let ports: Vec<u16> = settings.listen_ports.iter().map(|(_, p)| *p).collect();
-    let mut errors = Vec::new();
     let restricted = restrictions::load_balancer(&own, &ports, problems, &mut errors);
-    if !errors.is_empty() {
-        problems.extend(errors);
-        return None;
-    }
+    let failed = !errors.is_empty();
+    problems.extend(errors);
     let mut build = Build {
         ing,
         origin: &origin,
@@ -103,7 +96,7 @@ pub fn translate_ingress(
         snapshot,
         options,
         problems,
-        failed: false,
+        failed,
         target_groups: BTreeMap::new(),
         settings: BTreeMap::new(),
         used: BTreeSet::new(),
@@ -130,7 +123,14 @@ pub fn translate_ingress(
             let patterns = match rules::path_patterns(path.path.as_deref(), &path.path_type) {
                 Ok(patterns) => patterns,
                 Err(e) => {
-                    build.error(format!("{field}.path"), e);
+                    let at = if ["Exact", "Prefix", "ImplementationSpecific", ""]
+                        .contains(&path.path_type.as_str())
+                    {
+                        "path"
+                    } else {
+                        "pathType"
+                    };
+                    build.error(format!("{field}.{at}"), e);
                     continue;
                 }
             };
