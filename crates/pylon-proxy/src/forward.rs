@@ -82,8 +82,10 @@ struct Upstream {
 }
 
 /// Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+const HOP_BY_HOP: [HeaderName; 10] = [
     header::CONNECTION,
+    header::UPGRADE,
+    HeaderName::from_static("http2-settings"),
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
     header::PROXY_AUTHENTICATE,
@@ -98,13 +100,22 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
 pub async fn handle<B: ClientBody>(
-    request: Request<B>,
+    mut request: Request<B>,
     listener: Arc<CompiledListener>,
     context: Arc<Context>,
     client: Client,
 ) -> Response<Body> {
     let client_addr = client.addr;
     let started = std::time::Instant::now();
+    if let Err(refused) = crate::request_head::check(&mut request) {
+        let mut response = fixed(400, "text/plain", Bytes::from_static(refused.body()));
+        // The rest of the connection cannot be trusted to be framed as Pylon read it.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        listener.metrics.record(400, started.elapsed());
+        return response;
+    }
     let host = request_host(&request);
     let entry = context.access_log.as_ref().map(|_| {
         let mut e = Entry::now(started);
@@ -386,14 +397,19 @@ async fn forward_request<B: ClientBody>(
     }
 }
 
-/// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` with `Upgrade`).
+/// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` with `Upgrade`),
+/// when it is one a route may carry: WebSocket. Any other upgrade (`h2c` above all, whose
+/// requests would reach the target inside a tunnel, past every rule) is dropped with the other
+/// hop-by-hop fields and the request served as plain HTTP/1.1.
 fn upgrade_protocol<B>(request: &Request<B>) -> Option<HeaderValue> {
     if request.version() != http::Version::HTTP_11 {
         return None;
     }
-    has_connection_option(request.headers(), "upgrade")
-        .then(|| request.headers().get(header::UPGRADE).cloned())
-        .flatten()
+    let protocol = request.headers().get(header::UPGRADE)?;
+    let websocket = protocol
+        .to_str()
+        .is_ok_and(|p| p.trim().eq_ignore_ascii_case("websocket"));
+    (websocket && has_connection_option(request.headers(), "upgrade")).then(|| protocol.clone())
 }
 
 /// Whether the `Connection` fields name `option` (`close`, `upgrade`, ...), in any case.
@@ -503,6 +519,8 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "connection"
+            | "upgrade"
+            | "http2-settings"
             | "keep-alive"
             | "proxy-connection"
             | "proxy-authenticate"
@@ -518,12 +536,15 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
+    // `Connection` may name other fields as hop-by-hop, but never the ones the request was
+    // routed and framed on: the target must see the Host and length Pylon read.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .filter(|n| n != header::HOST && n != header::CONTENT_LENGTH)
         .collect();
     for name in HOP_BY_HOP.iter().chain(named.iter()) {
         headers.remove(name);

@@ -96,7 +96,10 @@ pub async fn serve(
                 },
             }
         };
-        if stopped.has_changed().unwrap_or(true) {
+        // A response that says `Connection: close` (a refused request head) ends the connection.
+        if stopped.has_changed().unwrap_or(true)
+            || forward::has_connection_option(response.headers(), "close")
+        {
             keep_alive = false;
         }
         match write_response(&mut stream, response, version, head_request, keep_alive).await {

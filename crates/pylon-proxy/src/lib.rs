@@ -19,6 +19,7 @@ mod health;
 mod listener;
 mod metrics;
 mod pattern;
+mod request_head;
 mod route;
 mod tls;
 mod upstream;

@@ -5,21 +5,9 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::*;
-
-/// Sends `raw` on a new connection and reads until the server closes it (or 10 s pass).
-fn exchange(lb: SocketAddr, raw: &[u8]) -> String {
-    let mut stream = TcpStream::connect(lb).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(raw).unwrap();
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).to_string()
-}
 
 fn active_connections(env: &Env) -> f64 {
     let text = http_get(env.admin(), "/metrics", None).unwrap().body;

@@ -482,3 +482,16 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// Sends `raw` on a new connection and reads until the server closes it (or 10 s pass).
+pub fn exchange(lb: SocketAddr, raw: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(lb).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).to_string()
+}
