@@ -382,6 +382,20 @@ async fn forward_request<B: ClientBody>(
             tracing::warn!(%target, target_group = %backend.group.id, error = %e, "target failed");
             fixed(502, "text/plain", Bytes::from_static(b"502 Bad Gateway\n"))
         }
+        Err(Failure::ClientBody(e)) => {
+            // The client's body was malformed or cut short: a 400 for it, not a target failure,
+            // and its connection is not reused (the framing is lost).
+            tracing::debug!(error = %e, "request body could not be read");
+            let mut response = fixed(
+                400,
+                "text/plain",
+                Bytes::from_static(b"400 Bad Request: malformed request body\n"),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
         Err(Failure::Drained(target)) => {
             tracing::info!(%target, target_group = %backend.group.id, "request cut: the target was deregistered and its delay is over");
             fixed(502, "text/plain", Bytes::from_static(b"502 Bad Gateway\n"))

@@ -15,6 +15,7 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -88,6 +89,9 @@ pub enum Failure {
     Drained(SocketAddr),
     /// The connection failed or broke (after retrying other targets where that was safe).
     Failed(SocketAddr, BoxError),
+    /// The client's request body could not be read (malformed chunked framing, a client that
+    /// went away): the client's fault, not the target's.
+    ClientBody(BoxError),
 }
 
 /// How one attempt to get an answer from a target ended.
@@ -114,7 +118,19 @@ impl Clients {
         let upgrade = request.headers().contains_key(http::header::UPGRADE);
         // Upgrades are HTTP/1.1 whatever the group speaks.
         let http2 = group.http2 && !upgrade;
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        // hyper's HTTP/1.1 client sends a GET, HEAD or CONNECT body of unknown length (chunked
+        // from an HTTP/1.1 client, DATA without content-length from an HTTP/2 one) as no body
+        // at all unless `Transfer-Encoding` says otherwise: say it, so no body is dropped.
+        let unknown_length = !body.is_end_stream()
+            && body.size_hint().exact().is_none()
+            && !parts.headers.contains_key(http::header::CONTENT_LENGTH);
+        if !http2 && !upgrade && unknown_length {
+            parts.headers.insert(
+                http::header::TRANSFER_ENCODING,
+                http::HeaderValue::from_static("chunked"),
+            );
+        }
         let idempotent = parts.method.is_idempotent();
         let attempts = group.len().clamp(1, CONNECT_ATTEMPTS);
         let path_and_query = parts
@@ -199,6 +215,11 @@ impl Clients {
                     e
                 }
                 Attempt::Unanswered(e) if idempotent => e,
+                Attempt::Unanswered(e) | Attempt::Failed(e)
+                    if body.as_ref().is_some_and(Reclaimable::client_failed) =>
+                {
+                    return Err(Failure::ClientBody(e))
+                }
                 Attempt::Unanswered(e) | Attempt::Failed(e) => {
                     return Err(Failure::Failed(target, e))
                 }
@@ -296,6 +317,8 @@ struct Reclaimable {
     slot: Arc<Mutex<Option<Body>>>,
     end_stream: bool,
     hint: SizeHint,
+    /// Set when reading the client's body failed.
+    failed: Arc<AtomicBool>,
 }
 
 impl Reclaimable {
@@ -304,7 +327,13 @@ impl Reclaimable {
             end_stream: body.is_end_stream(),
             hint: body.size_hint(),
             slot: Arc::new(Mutex::new(Some(body))),
+            failed: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether an attempt failed because the client's body could not be read.
+    fn client_failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
     }
 
     /// A handle for one attempt.
@@ -314,6 +343,7 @@ impl Reclaimable {
             taken: None,
             end_stream: self.end_stream,
             hint: self.hint,
+            failed: self.failed.clone(),
         }
     }
 
@@ -328,6 +358,7 @@ struct Shared {
     taken: Option<Body>,
     end_stream: bool,
     hint: SizeHint,
+    failed: Arc<AtomicBool>,
 }
 
 impl hyper::body::Body for Shared {
@@ -342,10 +373,14 @@ impl hyper::body::Body for Shared {
             let taken = self.slot.lock().ok().and_then(|mut s| s.take());
             self.taken = taken;
         }
-        match self.taken.as_mut() {
+        let polled = match self.taken.as_mut() {
             Some(body) => Pin::new(body).poll_frame(cx),
             None => Poll::Ready(None),
+        };
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            self.failed.store(true, Ordering::Relaxed);
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

@@ -158,3 +158,41 @@ fn request_heads_are_checked_on_both_server_paths() {
         );
     }
 }
+
+#[test]
+fn bodies_of_unknown_length_reach_the_target_and_malformed_ones_are_refused() {
+    let env = Env::new(73);
+    env.write("ns.yaml", NAMESPACE);
+    env.write("web.yaml", &service("web", 9000, &[env.backend_ip(1)]));
+    env.write("api.yaml", &service("api", 9000, &[env.backend_ip(2)]));
+    env.write("ingress.yaml", INGRESS);
+    let _web = env.backend(1, 9000, "web");
+    let _api = env.backend(2, 9000, "api");
+    let pylon = env.pylon();
+    let lb = env.wait_for_address("demo", "web");
+    assert_eq!(http_get(lb, "/", None).unwrap().status, 200);
+
+    // A GET with a chunked body keeps its body.
+    let answer = exchange(
+        lb,
+        b"GET /chunked HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_eq!(echoed(&answer)["bodyBytes"], 5, "{answer}");
+
+    // Malformed chunk framing is the client's fault: 400, and the connection closed.
+    for raw in [
+        &b"POST /bad-size HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"[..],
+        b"POST /overflow HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+        b"POST /bare-lf HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n",
+    ] {
+        let answer = exchange(lb, raw);
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "{}: {answer}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+    // The client's fault is not reported as the target's.
+    let log = pylon.log_text();
+    assert!(!log.contains("target failed"), "{log}");
+}
