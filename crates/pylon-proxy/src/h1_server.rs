@@ -34,6 +34,9 @@ const MAX_HEADERS: usize = 100;
 /// What is read at a time while a request head arrives.
 const READ_CHUNK: usize = 4096;
 
+/// The answer to a request head that did not arrive within the header read timeout.
+const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nconnection: close\r\n\r\n408 Request Timeout\n";
+
 /// A connection this path gave up on, with the bytes it had read and not used.
 pub struct Handoff {
     pub stream: TcpStream,
@@ -67,6 +70,12 @@ pub async fn serve(
                 _ = stopped.changed(), if idle => return None,
             };
             match read {
+                // A request head begun and not finished in time gets 408 before the close, as an
+                // ALB sends; an idle keep-alive connection just closes.
+                Err(_) if !buf.is_empty() => {
+                    let _ = stream.write_all(REQUEST_TIMEOUT).await;
+                    return None;
+                }
                 Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
                 Ok(Ok(_)) => {}
             }

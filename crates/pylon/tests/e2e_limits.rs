@@ -64,6 +64,12 @@ spec:
         "closed after {took:?}: {}",
         String::from_utf8_lossy(&buf)
     );
+    // As an ALB: 408 before the close.
+    assert!(
+        buf.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
 
     // A client that goes away while its request waits for the target is let go at once, not when
     // the target answers (in 10 s).
