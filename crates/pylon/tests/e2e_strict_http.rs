@@ -51,20 +51,27 @@ fn seen(addr: SocketAddr) -> Vec<String> {
     serde_json::from_str(&reply.body).unwrap()
 }
 
-#[test]
-fn request_heads_are_checked_on_both_server_paths() {
-    let env = Env::new(72);
+/// Pylon on `net` serving [`INGRESS`] to two demo backends, `web` and `api`: the environment,
+/// the running processes (Pylon last), and the load balancer's address.
+fn serve(net: u8) -> (Env, [Process; 3], SocketAddr) {
+    let env = Env::new(net);
     env.write("ns.yaml", NAMESPACE);
     env.write("web.yaml", &service("web", 9000, &[env.backend_ip(1)]));
     env.write("api.yaml", &service("api", 9000, &[env.backend_ip(2)]));
     env.write("ingress.yaml", INGRESS);
-    let web_addr: SocketAddr = format!("{}:9000", env.backend_ip(1)).parse().unwrap();
-    let api_addr: SocketAddr = format!("{}:9000", env.backend_ip(2)).parse().unwrap();
-    let _web = env.backend(1, 9000, "web");
-    let _api = env.backend(2, 9000, "api");
-    let _pylon = env.pylon();
+    let web = env.backend(1, 9000, "web");
+    let api = env.backend(2, 9000, "api");
+    let pylon = env.pylon();
     let lb = env.wait_for_address("demo", "web");
     assert_eq!(http_get(lb, "/", None).unwrap().status, 200);
+    (env, [web, api, pylon], lb)
+}
+
+#[test]
+fn request_heads_are_checked_on_both_server_paths() {
+    let (env, _processes, lb) = serve(72);
+    let web_addr: SocketAddr = format!("{}:9000", env.backend_ip(1)).parse().unwrap();
+    let api_addr: SocketAddr = format!("{}:9000", env.backend_ip(2)).parse().unwrap();
 
     for (i, raw) in both_paths("GET /two-hosts HTTP/1.1\r\nHost: web\r\nHost: api.example\r\n")
         .iter()
@@ -161,16 +168,7 @@ fn request_heads_are_checked_on_both_server_paths() {
 
 #[test]
 fn bodies_of_unknown_length_reach_the_target_and_malformed_ones_are_refused() {
-    let env = Env::new(73);
-    env.write("ns.yaml", NAMESPACE);
-    env.write("web.yaml", &service("web", 9000, &[env.backend_ip(1)]));
-    env.write("api.yaml", &service("api", 9000, &[env.backend_ip(2)]));
-    env.write("ingress.yaml", INGRESS);
-    let _web = env.backend(1, 9000, "web");
-    let _api = env.backend(2, 9000, "api");
-    let pylon = env.pylon();
-    let lb = env.wait_for_address("demo", "web");
-    assert_eq!(http_get(lb, "/", None).unwrap().status, 200);
+    let (_env, processes, lb) = serve(73);
 
     // A GET with a chunked body keeps its body.
     let answer = exchange(
@@ -193,6 +191,6 @@ fn bodies_of_unknown_length_reach_the_target_and_malformed_ones_are_refused() {
         );
     }
     // The client's fault is not reported as the target's.
-    let log = pylon.log_text();
+    let log = processes[2].log_text();
     assert!(!log.contains("target failed"), "{log}");
 }
