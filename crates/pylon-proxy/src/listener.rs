@@ -344,7 +344,12 @@ async fn accept_loop(
                             tokio::spawn(async move {
                                 let handshake = tokio::time::timeout(context.header_read_timeout, acceptor.accept(stream));
                                 match handshake.await {
-                                    Ok(Ok(stream)) => serve(stream, Client::new(peer), config, context, stopped, guard).await,
+                                    Ok(Ok(stream)) => {
+                                        // ALPN chose h2: the connection speaks HTTP/2 only, so an
+                                        // invalid preface gets GOAWAY, not an HTTP/1.1 400.
+                                        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                                        serve(stream, Client::new(peer), config, context, stopped, guard, h2).await
+                                    }
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                                 }
@@ -391,6 +396,7 @@ async fn serve_plain(
             context,
             stopped,
             guard,
+            false,
         )
         .await;
     }
@@ -403,6 +409,7 @@ async fn serve<S>(
     context: Arc<Context>,
     mut stopped: watch::Receiver<()>,
     _guard: ConnectionGuard,
+    http2_only: bool,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -427,17 +434,29 @@ async fn serve<S>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+    // The two kinds of connection are different types with the same way of ending.
+    macro_rules! drive {
+        ($connection:expr) => {{
+            let connection = $connection;
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+                _ = stopped.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
             }
-        }
-        _ = stopped.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
+        }};
+    }
+    if http2_only {
+        // ALPN chose h2: HTTP/2 only, so an invalid preface gets GOAWAY (h2spec 3.5).
+        let builder = builder.http2_only();
+        drive!(builder.serve_connection(TokioIo::new(stream), service));
+    } else {
+        drive!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
     }
 }

@@ -223,6 +223,51 @@ fn ingress_tls_secrets_are_served_and_ssl_redirect_sends_http_to_https() {
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"backend\":\"v1\""), "{body}");
 
+    // A connection whose ALPN chose h2 speaks only HTTP/2: HTTP/1.1 bytes instead of the preface
+    // end the connection at the HTTP/2 level (h2spec 3.5), never with an HTTP/1.1 400.
+    let mut s_client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-alpn",
+            "h2",
+            "-servername",
+            "web.example.com",
+        ])
+        .args(["-connect", &https.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl runs");
+    {
+        use std::io::Write;
+        let mut stdin = s_client.stdin.take().unwrap();
+        stdin
+            .write_all(b"GET / HTTP/1.1\r\nHost: web.example.com\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = s_client.wait_with_output().unwrap().stdout;
+    assert!(
+        !out.starts_with(b"HTTP/1.1"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    // Only HTTP/2 frames (3 bytes length, 1 byte type, ...): the server's SETTINGS first.
+    let mut frames = Vec::new();
+    let mut rest = &out[..];
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        frames.push(rest[3]);
+        rest = &rest[(9 + len).min(rest.len())..];
+    }
+    assert_eq!(frames.first(), Some(&4), "{out:?}");
+    assert!(
+        rest.is_empty() && frames.iter().all(|t| *t <= 9),
+        "not HTTP/2 frames: {out:?}"
+    );
+
     // ssl-redirect: plain HTTP answers 301 to the same URL on the HTTPS port.
     let plain = SocketAddr::new(lb.ip(), 8080);
     let reply = http_get(plain, "/app?x=1", Some("web.example.com")).unwrap();
