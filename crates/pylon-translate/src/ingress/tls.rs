@@ -1,0 +1,71 @@
+//! An Ingress's server certificates: `spec.tls` Secrets, and what `certificate-arn` means here.
+
+use super::annotations;
+use crate::certificates;
+use pylon_ir::ServerCertificate;
+use pylon_model::k8s_openapi::api::networking::v1::IngressSpec;
+use pylon_model::{ObjectRef, Problem, Snapshot};
+
+/// The certificates of an Ingress's HTTPS listeners: each `spec.tls` entry's Secret, for each of
+/// its hosts (SNI picks among them; the first serves names no entry lists). A Secret that cannot
+/// be used is reported on its field and left out; an HTTPS listener left without certificates is
+/// reported and not served.
+///
+/// `certificate-arn` names ACM certificates, which cannot be read here: with `spec.tls` beside it
+/// the listeners serve `spec.tls`'s certificates; alone, the HTTPS listeners are not served.
+pub fn certificates(
+    spec: &IngressSpec,
+    snapshot: &Snapshot,
+    origin: &ObjectRef,
+    certificate_arn: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Vec<ServerCertificate> {
+    let namespace = origin.namespace.as_deref().unwrap_or_default();
+    let mut found = Vec::new();
+    for (i, tls) in spec.tls.iter().flatten().enumerate() {
+        let Some(secret) = &tls.secret_name else {
+            problems.push(Problem::error(
+                Some(origin.clone()),
+                Some(format!("spec.tls[{i}].secretName")),
+                "Pylon reads certificates from kubernetes.io/tls Secrets: name one (certificates cannot be discovered from ACM)",
+            ));
+            continue;
+        };
+        let hosts: Vec<Option<&str>> = match tls.hosts.as_deref() {
+            Some(hosts) if !hosts.is_empty() => hosts.iter().map(|h| Some(h.as_str())).collect(),
+            _ => vec![None],
+        };
+        for host in hosts {
+            match certificates::from_secret(snapshot, namespace, secret, host) {
+                Ok(certificate) => found.push(certificate),
+                Err(why) => {
+                    problems.push(Problem::error(
+                        Some(origin.clone()),
+                        Some(format!("spec.tls[{i}].secretName")),
+                        why,
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    match (found.is_empty(), certificate_arn) {
+        (true, Some(key)) => problems.push(Problem::error(
+            Some(origin.clone()),
+            Some(annotations::field(key)),
+            "ACM certificates cannot be read here, so the HTTPS listeners have no certificate and are not served: add spec.tls with a kubernetes.io/tls Secret",
+        )),
+        (true, None) => problems.push(Problem::error(
+            Some(origin.clone()),
+            Some("spec.tls".into()),
+            "the HTTPS listeners have no usable certificate and are not served: add spec.tls with a kubernetes.io/tls Secret",
+        )),
+        (false, Some(key)) => problems.push(Problem::warning(
+            Some(origin.clone()),
+            Some(annotations::field(key)),
+            "ACM certificates cannot be read here; the HTTPS listeners serve the certificates of spec.tls",
+        )),
+        (false, None) => {}
+    }
+    found
+}
