@@ -5,8 +5,8 @@
 //! which is where a general client spends its time. Requests with bodies, upgrades and HTTP/2
 //! targets go through hyper's client (see `upstream`).
 
-use crate::forward::has_connection_option;
 use crate::h1_head;
+use crate::hop_by_hop::has_connection_option;
 use crate::upstream::{Attempt, BoxError};
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap};

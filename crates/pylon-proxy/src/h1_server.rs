@@ -107,7 +107,7 @@ pub async fn serve(
         };
         // A response that says `Connection: close` (a refused request head) ends the connection.
         if stopped.has_changed().unwrap_or(true)
-            || forward::has_connection_option(response.headers(), "close")
+            || crate::hop_by_hop::has_connection_option(response.headers(), "close")
         {
             keep_alive = false;
         }

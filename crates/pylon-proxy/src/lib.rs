@@ -16,6 +16,7 @@ mod h1_client;
 mod h1_head;
 mod h1_server;
 mod health;
+mod hop_by_hop;
 mod listener;
 mod metrics;
 mod pattern;
