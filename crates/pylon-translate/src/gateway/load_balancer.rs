@@ -38,7 +38,9 @@ pub struct GatewayBuild {
     pub requested: Option<IpAddr>,
     pub address_problem: Option<String>,
     /// Access restrictions of its LoadBalancerConfigurations, which fail closed.
-    pub restrictions: restrictions::Restrictions,
+    pub restrictions: crate::restriction::Restrictions,
+    /// The problems that report them, and the LoadBalancerConfiguration settings ignored.
+    pub restriction_problems: Vec<Problem>,
 }
 
 impl GatewayBuild {
@@ -106,7 +108,7 @@ impl GatewayBuild {
                     .clone()
             })
             .next_back();
-        let restrictions = restrictions::read(&layers);
+        let (restrictions, restriction_problems) = restrictions::read(&layers);
         let listeners = listeners::listeners(gw, snapshot);
         if accepted.is_ok() && !listeners.iter().any(ListenerBuild::usable) {
             accepted = Err((
@@ -128,6 +130,7 @@ impl GatewayBuild {
             requested,
             address_problem,
             restrictions,
+            restriction_problems,
             object,
         }
     }
@@ -266,7 +269,7 @@ impl GatewayBuild {
         problems: &mut Vec<Problem>,
     ) -> Option<LoadBalancer> {
         self.accepted.as_ref().ok()?;
-        problems.extend(self.restrictions.problems().cloned());
+        problems.extend(self.restriction_problems.iter().cloned());
         let ns = self.object.namespace.clone().unwrap_or_default();
         let mut target_groups = BTreeMap::new();
         // Per port: its protocol, candidate rules, and (HTTPS) the certificates of its listeners.
@@ -362,24 +365,17 @@ impl GatewayBuild {
                 for (i, rule) in rules.iter_mut().enumerate() {
                     rule.priority = i as u32 + 1;
                 }
-                let mut default_action = Action::fixed(404, None);
-                // A restriction Pylon cannot enforce keeps every rule of the listener from being
-                // served.
-                if let Some(setting) = self.restrictions.for_listener(port) {
-                    default_action = crate::restriction::not_served(setting);
-                    for rule in &mut rules {
-                        rule.filters.clear();
-                        rule.action = default_action.clone();
-                    }
-                }
-                Listener {
+                let mut listener = Listener {
                     id: format!("{}/listener/{port}", self.lb_id),
                     protocol,
                     port,
                     rules,
-                    default_action,
+                    default_action: Action::fixed(404, None),
                     certificates,
-                }
+                };
+                // A restriction Pylon cannot enforce keeps the listener from being served.
+                self.restrictions.close(&mut listener);
+                listener
             })
             .collect();
         let generated = names::generated(

@@ -4,42 +4,16 @@
 //! (`crate::restriction`). Restricting actions of a ListenerRuleConfiguration are read in
 //! `backends`.
 
+use crate::restriction::Restrictions;
 use pylon_model::aws::LoadBalancerConfiguration;
 use pylon_model::{Kind, ObjectRef, Problem};
-use std::collections::BTreeMap;
-
-/// The restrictions of one Gateway's load balancer, each with the problem that reports it.
-#[derive(Debug, Default, Clone)]
-pub struct Restrictions {
-    pub load_balancer: Option<(String, Problem)>,
-    pub listeners: BTreeMap<u16, (String, Problem)>,
-    /// Settings of `listenerConfigurations` Pylon does not act on.
-    pub ignored: Vec<Problem>,
-}
-
-impl Restrictions {
-    /// The setting that keeps the listener on `port` from being served, if any.
-    pub fn for_listener(&self, port: u16) -> Option<&str> {
-        self.load_balancer
-            .as_ref()
-            .or_else(|| self.listeners.get(&port))
-            .map(|(setting, _)| setting.as_str())
-    }
-
-    /// Every problem to report: each restriction and each ignored setting.
-    pub fn problems(&self) -> impl Iterator<Item = &Problem> {
-        self.load_balancer
-            .iter()
-            .chain(self.listeners.values())
-            .map(|(_, p)| p)
-            .chain(&self.ignored)
-    }
-}
 
 /// Reads the restrictions of every LoadBalancerConfiguration layer (class and Gateway): a
-/// restriction in any layer applies, since either would restrict an ALB built from them.
-pub fn read(layers: &[&LoadBalancerConfiguration]) -> Restrictions {
+/// restriction in any layer applies, since either would restrict an ALB built from them. The
+/// problems report each restriction and each `listenerConfigurations` setting Pylon ignores.
+pub fn read(layers: &[&LoadBalancerConfiguration]) -> (Restrictions, Vec<Problem>) {
     let mut out = Restrictions::default();
+    let mut problems = Vec::new();
     for config in layers {
         let object = ObjectRef::namespaced(
             Kind::LoadBalancerConfiguration,
@@ -55,10 +29,13 @@ pub fn read(layers: &[&LoadBalancerConfiguration]) -> Restrictions {
         });
         if restricting && out.load_balancer.is_none() {
             let setting = format!("{object} spec.sourceRanges");
-            out.load_balancer = Some((
-                setting.clone(),
-                restricted(&object, "spec.sourceRanges", &setting, "this load balancer"),
+            problems.push(restricted(
+                &object,
+                "spec.sourceRanges",
+                &setting,
+                "this load balancer",
             ));
+            out.load_balancer = Some(setting);
         }
         for (i, l) in config
             .spec
@@ -80,15 +57,15 @@ pub fn read(layers: &[&LoadBalancerConfiguration]) -> Restrictions {
                 .and_then(|(_, p)| p.parse::<u16>().ok());
             match (mode, port) {
                 ("off", _) => {}
-                ("verify", Some(port)) => {
+                ("verify", Some(port)) if !out.listeners.contains_key(&port) => {
                     let setting = format!("{object} {field}.mutualAuthentication");
-                    out.listeners.entry(port).or_insert_with(|| {
-                        let scope = format!("the listener on port {port}");
-                        let problem = restricted(&object, &format!("{field}.mutualAuthentication"), &setting, &scope);
-                        (setting, problem)
-                    });
+                    let scope = format!("the listener on port {port}");
+                    let at = format!("{field}.mutualAuthentication");
+                    problems.push(restricted(&object, &at, &setting, &scope));
+                    out.listeners.insert(port, setting);
                 }
-                _ => out.ignored.push(Problem::warning(
+                ("verify", Some(_)) => {}
+                _ => problems.push(Problem::warning(
                     Some(object.clone()),
                     Some(format!("{field}.mutualAuthentication")),
                     format!("mode {mode:?} on {}: Pylon does not pass client certificates to targets yet; ignored", l.protocol_port),
@@ -104,7 +81,7 @@ pub fn read(layers: &[&LoadBalancerConfiguration]) -> Restrictions {
                 ("quicEnabled", l.quic_enabled.is_some()),
             ];
             for (name, _) in others.iter().filter(|(_, set)| *set) {
-                out.ignored.push(Problem::warning(
+                problems.push(Problem::warning(
                     Some(object.clone()),
                     Some(format!("{field}.{name}")),
                     format!("{name} is not supported by Pylon yet; ignored"),
@@ -112,7 +89,7 @@ pub fn read(layers: &[&LoadBalancerConfiguration]) -> Restrictions {
             }
         }
     }
-    out
+    (out, problems)
 }
 
 fn restricted(object: &ObjectRef, field: &str, setting: &str, scope: &str) -> Problem {

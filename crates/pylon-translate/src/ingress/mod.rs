@@ -167,23 +167,13 @@ pub fn translate_ingress(
         .listen_ports
         .iter()
         .map(|&(protocol, port)| {
-            let (rules, default_action) =
-                match (restricted.for_listener(port), settings.ssl_redirect) {
-                    // A restriction Pylon cannot enforce keeps every rule of the listener from being
-                    // served.
-                    (Some(setting), _) => {
-                        let action = crate::restriction::not_served(setting);
-                        let rules = rules::optimize(port, protocol, &rules)
-                            .into_iter()
-                            .map(|rule| PendingRule {
-                                action: action.clone(),
-                                ..rule
-                            })
-                            .collect();
-                        (rules, action)
-                    }
-                    // `ssl-redirect`: every HTTP listener only redirects, and has no rules.
-                    (None, Some(https_port)) if protocol == Protocol::Http => (
+            let (rules, default_action) = match settings.ssl_redirect {
+                // `ssl-redirect`: every HTTP listener only redirects, and has no rules — unless a
+                // restriction closes it, which keeps its rules to show them not served.
+                Some(https_port)
+                    if protocol == Protocol::Http && restricted.for_listener(port).is_none() =>
+                {
+                    (
                         vec![],
                         Action::Redirect {
                             protocol: "HTTPS".into(),
@@ -193,13 +183,14 @@ pub fn translate_ingress(
                             query: "#{query}".into(),
                             status_code: 301,
                         },
-                    ),
-                    _ => (
-                        rules::optimize(port, protocol, &rules),
-                        default_action.clone(),
-                    ),
-                };
-            Listener {
+                    )
+                }
+                _ => (
+                    rules::optimize(port, protocol, &rules),
+                    default_action.clone(),
+                ),
+            };
+            let mut listener = Listener {
                 id: format!("{id}/listener/{port}"),
                 protocol,
                 port,
@@ -223,7 +214,10 @@ pub fn translate_ingress(
                     Protocol::Https => certificates.clone(),
                     Protocol::Http => vec![],
                 },
-            }
+            };
+            // A restriction Pylon cannot enforce keeps the listener from being served.
+            restricted.close(&mut listener);
+            listener
         })
         .collect();
     let group_id = format!("{namespace}/{name}");

@@ -5,26 +5,9 @@
 //! (`crate::restriction`).
 
 use super::annotations::{self, Annotations};
+use crate::restriction::Restrictions;
 use pylon_model::Problem;
 use serde::Deserialize;
-use std::collections::BTreeMap;
-
-/// Restrictions of the whole load balancer and of its listeners, each with the annotation key
-/// that sets it.
-#[derive(Debug, Default)]
-pub struct LoadBalancerRestrictions {
-    pub load_balancer: Option<String>,
-    pub listeners: BTreeMap<u16, String>,
-}
-
-impl LoadBalancerRestrictions {
-    /// The setting that keeps the listener on `port` from being served, if any.
-    pub fn for_listener(&self, port: u16) -> Option<&str> {
-        self.load_balancer
-            .as_deref()
-            .or_else(|| self.listeners.get(&port).map(String::as_str))
-    }
-}
 
 /// One `mutual-authentication` entry.
 #[derive(Deserialize)]
@@ -42,8 +25,8 @@ pub fn load_balancer(
     listen_ports: &[u16],
     problems: &mut Vec<Problem>,
     errors: &mut Vec<Problem>,
-) -> LoadBalancerRestrictions {
-    let mut out = LoadBalancerRestrictions::default();
+) -> Restrictions {
+    let mut out = Restrictions::default();
     if let Some(found) = a.get("inbound-cidrs") {
         let cidrs: Result<Vec<ipnet::IpNet>, _> = found
             .value
