@@ -65,6 +65,15 @@ pub fn read(layers: &[&LoadBalancerConfiguration]) -> (Restrictions, Vec<Problem
                     out.listeners.insert(port, setting);
                 }
                 ("verify", Some(_)) => {}
+                // Verify on a port Pylon cannot read: it could be any listener, so none is served.
+                ("verify", None) if out.load_balancer.is_none() => {
+                    let setting = format!("{object} {field}.mutualAuthentication");
+                    let at = format!("{field}.protocolPort");
+                    let scope = format!("this load balancer ({:?} names no port)", l.protocol_port);
+                    problems.push(restricted(&object, &at, &setting, &scope));
+                    out.load_balancer = Some(setting);
+                }
+                ("verify", None) => {}
                 _ => problems.push(Problem::warning(
                     Some(object.clone()),
                     Some(format!("{field}.mutualAuthentication")),
