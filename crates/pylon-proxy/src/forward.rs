@@ -95,13 +95,8 @@ pub async fn handle<B: ClientBody>(
     let client_addr = client.addr;
     let started = std::time::Instant::now();
     if let Err(refused) = crate::request_head::check(&mut request) {
-        let mut response = fixed(400, "text/plain", Bytes::from_static(refused.body()));
-        // The rest of the connection cannot be trusted to be framed as Pylon read it.
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
         listener.metrics.record(400, started.elapsed());
-        return response;
+        return refuse(refused.body());
     }
     let host = request_host(&request);
     let entry = context.access_log.as_ref().map(|_| {
@@ -373,15 +368,7 @@ async fn forward_request<B: ClientBody>(
             // The client's body was malformed or cut short: a 400 for it, not a target failure,
             // and its connection is not reused (the framing is lost).
             tracing::debug!(error = %e, "request body could not be read");
-            let mut response = fixed(
-                400,
-                "text/plain",
-                Bytes::from_static(b"400 Bad Request: malformed request body\n"),
-            );
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
+            refuse(b"400 Bad Request: malformed request body\n")
         }
         Err(Failure::Drained(target)) => {
             tracing::info!(%target, target_group = %backend.group.id, "request cut: the target was deregistered and its delay is over");
@@ -514,6 +501,16 @@ fn add_forwarded(headers: &mut HeaderMap, client: &Client, listener: &CompiledLi
 
 pub(crate) fn full(bytes: Bytes) -> Body {
     Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+/// A 400 for a request Pylon cannot read as the client meant it; the connection closes after
+/// it, since the rest of it may not be framed as Pylon read it.
+fn refuse(body: &'static [u8]) -> Response<Body> {
+    let mut response = fixed(400, "text/plain", Bytes::from_static(body));
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 pub fn fixed(status: u16, content_type: &str, body: Bytes) -> Response<Body> {

@@ -345,8 +345,7 @@ async fn accept_loop(
                                 let handshake = tokio::time::timeout(context.header_read_timeout, acceptor.accept(stream));
                                 match handshake.await {
                                     Ok(Ok(stream)) => {
-                                        // ALPN chose h2: the connection speaks HTTP/2 only, so an
-                                        // invalid preface gets GOAWAY, not an HTTP/1.1 400.
+                                        // ALPN chose h2: the connection speaks HTTP/2 only.
                                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                                         serve(stream, Client::new(peer), config, context, stopped, guard, h2).await
                                     }
@@ -453,7 +452,8 @@ async fn serve<S>(
         }};
     }
     if http2_only {
-        // ALPN chose h2: HTTP/2 only, so an invalid preface gets GOAWAY (h2spec 3.5).
+        // HTTP/2 only: an invalid preface ends the connection at the HTTP/2 level (h2spec 3.5),
+        // never with an HTTP/1.1 400.
         let builder = builder.http2_only();
         drive!(builder.serve_connection(TokioIo::new(stream), service));
     } else {

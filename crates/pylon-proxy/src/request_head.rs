@@ -82,10 +82,13 @@ fn parse_length(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let text = std::str::from_utf8(digits).ok()?;
-    let value: u64 = text.trim_start_matches('0').parse().unwrap_or(0);
-    let overflow = text.trim_start_matches('0').len() > 19 || value > i64::MAX as u64;
-    (!overflow).then_some(value)
+    let significant = std::str::from_utf8(digits).ok()?.trim_start_matches('0');
+    let value: u64 = match significant {
+        "" => 0,
+        // A number beyond u64 fails to parse: refused too.
+        digits => digits.parse().ok()?,
+    };
+    (value <= i64::MAX as u64).then_some(value)
 }
 
 #[cfg(test)]
