@@ -4,7 +4,7 @@
 
 use crate::access_log::{AccessLog, Entry, Logged};
 use crate::filters::{modified_path, CompiledFilter};
-use crate::grpc::{grpc_error, is_grpc, Generated};
+use crate::grpc::{grpc_error, is_grpc, unavailable_when_cut, Generated};
 use crate::hop_by_hop::{strip_hop_by_hop, upgrade_protocol};
 use crate::listener::ProxyOptions;
 use crate::route::{
@@ -134,10 +134,10 @@ pub async fn handle<B: ClientBody>(
         }),
         None => work.await,
     };
-    let response = if grpc && response.extensions().get::<Generated>().is_some() {
-        grpc_error(response)
-    } else {
-        response
+    let response = match (grpc, response.extensions().get::<Generated>().is_some()) {
+        (true, true) => grpc_error(response),
+        (true, false) => unavailable_when_cut(response),
+        (false, _) => response,
     };
     listener
         .metrics

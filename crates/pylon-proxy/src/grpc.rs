@@ -1,11 +1,16 @@
 //! gRPC clients read errors from `grpc-status`: Pylon's own error answers to gRPC requests are
-//! rewritten as trailers-only gRPC responses.
+//! rewritten as trailers-only gRPC responses, and a target's response cut short ends with the
+//! status a client without Pylon between would have seen.
 
 use crate::forward::full;
-use crate::upstream::Body;
+use crate::upstream::{Body, BoxError};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::{Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Marks a response Pylon made itself rather than one a target sent.
 #[derive(Clone, Copy)]
@@ -50,4 +55,60 @@ pub fn grpc_error(response: Response<Body>) -> Response<Body> {
         headers.insert("grpc-message", v);
     }
     out
+}
+
+/// A target that goes away in the middle of a gRPC response (its connection closed or reset)
+/// leaves the call `UNAVAILABLE`, as the client would see it without Pylon between, so its retry
+/// policy still applies; passed on as a reset stream it would read `INTERNAL`. The response
+/// already began, so the status goes in trailers.
+pub fn unavailable_when_cut(response: Response<Body>) -> Response<Body> {
+    let grpc = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if !grpc {
+        return response;
+    }
+    response.map(|body| UnavailableWhenCut { body, ended: false }.boxed())
+}
+
+struct UnavailableWhenCut {
+    body: Body,
+    ended: bool,
+}
+
+impl hyper::body::Body for UnavailableWhenCut {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                self.ended = true;
+                tracing::debug!(error = %e, "target's gRPC response cut short");
+                let mut trailers = HeaderMap::new();
+                trailers.insert("grpc-status", HeaderValue::from_static("14"));
+                trailers.insert(
+                    "grpc-message",
+                    HeaderValue::from_static("upstream connection lost"),
+                );
+                Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+            }
+            polled => polled,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }

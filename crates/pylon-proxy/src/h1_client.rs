@@ -8,6 +8,7 @@
 use crate::h1_head;
 use crate::hop_by_hop::has_connection_option;
 use crate::upstream::{Attempt, BoxError};
+use crate::MAX_HEAD_BYTES;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, Response, StatusCode, Version};
@@ -23,8 +24,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The largest response head (status line and headers) and trailer block accepted from a target.
-const MAX_HEAD: usize = 64 * 1024;
 /// The most header fields a response head may have.
 const MAX_HEADERS: usize = 128;
 /// How much is read from a target at a time.
@@ -186,7 +185,7 @@ pub async fn exchange(
     let response = loop {
         match parse_head(&mut buf, request.head) {
             Ok(Some(response)) => break response,
-            Ok(None) if buf.len() >= MAX_HEAD => {
+            Ok(None) if buf.len() >= MAX_HEAD_BYTES => {
                 return Attempt::Failed("the response head is too large".into())
             }
             Ok(None) => {}
@@ -461,7 +460,7 @@ impl H1Body {
                         self.finish();
                         Some(Ok(Some(Frame::trailers(trailers))))
                     }
-                    Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
+                    Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD_BYTES => {
                         Some(Err("trailers too large".into()))
                     }
                     Ok(httparse::Status::Partial) => None,

@@ -10,6 +10,7 @@ use crate::forward::{self, Client, Context};
 use crate::h1_head;
 use crate::route::CompiledListener;
 use crate::upstream::Body;
+use crate::MAX_HEAD_BYTES;
 use arc_swap::ArcSwap;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderValue};
@@ -27,8 +28,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-/// The largest request head this path reads; a larger one goes to hyper, which answers 431.
-const MAX_HEAD: usize = 64 * 1024;
 /// The most header fields a request handled here may have.
 const MAX_HEADERS: usize = 100;
 /// What is read at a time while a request head arrives.
@@ -99,7 +98,7 @@ pub async fn serve(
                 response = &mut handled => break response,
                 // A client that goes away is noticed while its request waits, and the request
                 // (and its connection to the target) dropped; pipelined bytes wait their turn.
-                read = read_more(&mut stream, &mut buf), if buf.len() < MAX_HEAD => match read {
+                read = read_more(&mut stream, &mut buf), if buf.len() < MAX_HEAD_BYTES => match read {
                     Ok(0) | Err(_) => return None,
                     Ok(_) => {}
                 },
@@ -144,7 +143,7 @@ fn parse(buf: &mut BytesMut) -> Next {
     let mut parsed = httparse::Request::new(&mut []);
     let len = match parsed.parse_with_uninit_headers(buf, &mut fields) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => return Next::Partial,
+        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_BYTES => return Next::Partial,
         Ok(httparse::Status::Partial) | Err(_) => return Next::Handoff(buf.split().freeze()),
     };
     let version = match parsed.version {
@@ -509,7 +508,7 @@ mod tests {
             }
         }
         let mut big = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
-        big.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+        big.extend(std::iter::repeat_n(b'a', MAX_HEAD_BYTES));
         assert!(matches!(parsed(&big).0, Next::Handoff(b) if b.len() == big.len()));
     }
 

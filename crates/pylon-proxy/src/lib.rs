@@ -15,6 +15,7 @@ mod grpc;
 mod h1_client;
 mod h1_head;
 mod h1_server;
+mod h2_client;
 mod health;
 mod hop_by_hop;
 mod listener;
@@ -24,6 +25,10 @@ mod request_head;
 mod route;
 mod tls;
 mod upstream;
+
+/// The most header bytes Pylon reads in one request or response head, from clients and from
+/// targets alike, over HTTP/1.1 and HTTP/2.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 pub use access_log::AccessLog;
 pub use health::{HealthReport, HealthState};

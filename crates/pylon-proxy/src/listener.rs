@@ -8,6 +8,7 @@ use crate::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
 use crate::metrics::Metrics;
 use crate::route::CompiledListener;
 use crate::tls::{Certificates, Resolver};
+use crate::MAX_HEAD_BYTES;
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -22,10 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
-
-/// How large a request's header block may be (HTTP/1.1 head, HTTP/2 header list); larger
-/// requests get 431.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// How the load balancer treats clients, beyond what the configuration says.
 #[derive(Clone)]
@@ -428,11 +425,11 @@ async fn serve<S>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
-        .max_buf_size(MAX_HEADER_BYTES);
+        .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEADER_BYTES as u32);
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
     // The two kinds of connection are different types with the same way of ending.
     macro_rules! drive {
         ($connection:expr) => {{

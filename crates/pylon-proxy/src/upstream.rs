@@ -6,6 +6,7 @@
 
 use crate::balance::{Picked, TargetGroupRuntime};
 use crate::h1_client::{self, Pool, RequestHead};
+use crate::h2_client::H2Pool;
 use bytes::Bytes;
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
@@ -50,7 +51,7 @@ const CONNECT_ATTEMPTS: usize = 3;
 /// HTTP/1.1 path for requests without a body.
 pub struct Clients {
     http1: UpstreamClient,
-    http2: UpstreamClient,
+    http2: H2Pool,
     pool: Arc<Pool>,
 }
 
@@ -59,19 +60,16 @@ impl Default for Clients {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let client = |http2: bool| {
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(IDLE_TIMEOUT)
-                .pool_max_idle_per_host(IDLE_PER_TARGET)
-                .pool_timer(TokioTimer::new())
-                .timer(TokioTimer::new())
-                .http1_max_buf_size(UPSTREAM_READ_BUFFER)
-                .http2_only(http2)
-                .build(connector.clone())
-        };
+        let http1 = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .pool_max_idle_per_host(IDLE_PER_TARGET)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .http1_max_buf_size(UPSTREAM_READ_BUFFER)
+            .build(connector);
         Clients {
-            http1: client(false),
-            http2: client(true),
+            http1,
+            http2: H2Pool::new(CONNECT_TIMEOUT, IDLE_TIMEOUT),
             pool: Arc::new(Pool::new(IDLE_TIMEOUT, IDLE_PER_TARGET)),
         }
     }
@@ -193,9 +191,11 @@ impl Clients {
                         path_and_query.clone(),
                         body.as_ref(),
                     )?;
-                    let client = if http2 { &self.http2 } else { &self.http1 };
                     let exchange = async {
-                        match client.request(request).await {
+                        if http2 {
+                            return self.http2.send(target, request).await.map(|r| r.map(boxed));
+                        }
+                        match self.http1.request(request).await {
                             Ok(response) => Attempt::Answered(response.map(boxed)),
                             Err(e) if e.is_connect() => Attempt::Refused(Box::new(e)),
                             Err(e) if closed_unanswered(&e) => Attempt::Unanswered(Box::new(e)),
@@ -232,19 +232,27 @@ impl Clients {
     }
 }
 
-/// One attempt's request for hyper's client: the target's address in the URI, the body shared
-/// between attempts.
+/// One attempt's request for hyper's clients, the body shared between attempts. To an HTTP/1.1
+/// target the URI names the target (hyper's client connects to it; the client's `Host` goes
+/// as it is); to an HTTP/2 target the client's host becomes `:authority`, as RFC 9113 §8.3.1
+/// has an intermediary do, and `Host` is not sent beside it.
 fn hyper_request(
     mut parts: http::request::Parts,
     http2: bool,
-    authority: http::uri::Authority,
+    target: http::uri::Authority,
     path_and_query: PathAndQuery,
     body: Option<&Reclaimable>,
 ) -> Result<Request<Body>, Failure> {
-    parts.version = if http2 {
-        http::Version::HTTP_2
+    let authority = if http2 {
+        parts.version = http::Version::HTTP_2;
+        parts
+            .headers
+            .remove(http::header::HOST)
+            .and_then(|host| http::uri::Authority::try_from(host.as_bytes()).ok())
+            .unwrap_or(target)
     } else {
-        http::Version::HTTP_11
+        parts.version = http::Version::HTTP_11;
+        target
     };
     let mut uri = http::uri::Parts::default();
     uri.scheme = Some(Scheme::HTTP);

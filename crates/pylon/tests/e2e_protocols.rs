@@ -216,3 +216,140 @@ fn grpc_errors_made_by_pylon_are_grpc_statuses() {
     assert_eq!(calls["unary"]["code"], "UNAVAILABLE", "{calls}");
     assert_eq!(calls["unknown_method"]["code"], "UNIMPLEMENTED", "{calls}");
 }
+
+const H2C_GATEWAY: &str = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: pylon}
+spec: {controllerName: pylon-project.github.io/gateway-controller}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: infra}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: pylon
+  listeners:
+  - {name: http, protocol: HTTP, port: 8080}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: h2c, namespace: infra}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [h2c.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /renamed}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {hostname: inner.example.com}
+    backendRefs: [{name: h2, port: 80}]
+  - backendRefs: [{name: h2, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: echo, namespace: infra}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [grpc.example.com]
+  rules:
+  - backendRefs: [{name: grpc, port: 80}]
+"#;
+
+/// A Service whose port speaks h2c (`appProtocol: kubernetes.io/h2c`).
+fn h2c_service(name: &str, port: u16, address: String) -> String {
+    in_infra(service(name, port, &[address])).replacen(
+        "  - name: http\n",
+        "  - name: http\n    appProtocol: kubernetes.io/h2c\n",
+        1,
+    )
+}
+
+#[test]
+fn http2_targets_get_the_clients_authority_and_may_send_large_heads() {
+    let env = Env::new(74);
+    env.write("gateway.yaml", H2C_GATEWAY);
+    env.write("h2.yaml", &h2c_service("h2", 9000, env.backend_ip(1)));
+    env.write(
+        "grpc.yaml",
+        &in_infra(service("grpc", 9100, &[env.backend_ip(2)])),
+    );
+    let _h2 = env.backend(1, 9000, "h2");
+    let grpc_addr = format!("{}:9100", env.backend_ip(2));
+    let grpc_echo = format!("{PEERS}/grpc_echo.py");
+    let _grpc = env.peer(
+        "grpc",
+        "python3",
+        &[&grpc_echo, "serve", &grpc_addr, "grpc-1"],
+        &grpc_addr,
+    );
+    let _pylon = env.pylon();
+    let lb = env.wait_for_gateway("infra", "gw", 8080);
+    let resolve = format!("h2c.example.com:8080:{}", lb.ip());
+
+    // The target speaks HTTP/2 and sees the client's host as `:authority` (RFC 9113 §8.3.1),
+    // from an HTTP/1.1 client and from an HTTP/2 one alike, with no `host` field beside it.
+    for version in ["--http1.1", "--http2-prior-knowledge"] {
+        let (_, code, body) = curl(&[
+            version,
+            "--resolve",
+            &resolve,
+            "http://h2c.example.com:8080/a",
+        ]);
+        assert_eq!(code, 200, "{version}: {body}");
+        let reply: Value = serde_json::from_str(&body).expect("demo backend JSON");
+        assert_eq!(reply["version"], "HTTP/2.0", "{version}: {reply}");
+        assert_eq!(
+            reply["authority"], "h2c.example.com:8080",
+            "{version}: {reply}"
+        );
+        assert!(reply["headers"].get("host").is_none(), "{version}: {reply}");
+    }
+    // A URLRewrite hostname is the authority the target sees.
+    let (_, code, body) = curl(&["--resolve", &resolve, "http://h2c.example.com:8080/renamed"]);
+    assert_eq!(code, 200, "{body}");
+    let reply: Value = serde_json::from_str(&body).expect("demo backend JSON");
+    assert_eq!(reply["authority"], "inner.example.com", "{reply}");
+
+    // A 40 000-byte response header from an HTTP/2 target reaches the client (hyper's client
+    // default would have refused anything past 16 KiB with a 502).
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "5",
+            "--resolve",
+            &resolve,
+        ])
+        .arg("http://h2c.example.com:8080/header/40000")
+        .output()
+        .expect("curl runs");
+    let head = String::from_utf8_lossy(&out.stdout);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head:.200}");
+    let big = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-big: "))
+        .expect("x-big passed on");
+    assert_eq!(big.trim_end().len(), 40000);
+
+    // gRPC: 20 000-byte initial and trailing metadata pass; a target that dies in the middle of
+    // a stream ends the call UNAVAILABLE (what the client sees without Pylon), not INTERNAL.
+    let grpc = SocketAddr::new(lb.ip(), 8080);
+    let out = python(&[&grpc_echo, "edges", &grpc.to_string(), "grpc.example.com"]);
+    let calls: Value = serde_json::from_str(out.trim()).expect("client JSON");
+    assert_eq!(calls["big"]["answer"], "large", "{calls}");
+    assert_eq!(calls["big"]["header"], 20000, "{calls}");
+    assert_eq!(calls["big"]["trailer"], 20000, "{calls}");
+    assert_eq!(
+        calls["die"]["received"],
+        serde_json::json!(["one", "two"]),
+        "{calls}"
+    );
+    assert_eq!(calls["die"]["code"], "UNAVAILABLE", "{calls}");
+}

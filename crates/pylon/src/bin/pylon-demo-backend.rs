@@ -1,11 +1,13 @@
 //! A small HTTP backend for the quickstart and the end-to-end tests: it answers every request
-//! with a JSON line naming itself and echoing what it received.
+//! with a JSON line naming itself and echoing what it received, over HTTP/1.1 or h2c (prior
+//! knowledge).
 //!
 //! `pylon-demo-backend --listen 127.0.0.11:8080 --name pod-a`
 //!
 //! Paths with a meaning: `/sleep/<ms>` answers after a delay; `/status/<code>` answers with that
 //! code; `POST /health/<code>` makes `/healthz` answer `<code>` from then on; `/__requests` lists
-//! the method and path of every request received so far (itself excluded).
+//! the method and path of every request received so far (itself excluded); `/header/<bytes>`
+//! answers with an `x-big` header of that many bytes.
 
 use bytes::Bytes;
 use clap::Parser;
@@ -13,7 +15,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -63,7 +65,7 @@ async fn main() {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(answer(&state, req, peer).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -120,6 +122,9 @@ async fn answer(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resp
         .collect();
     let method = req.method().to_string();
     let uri = req.uri().to_string();
+    // An HTTP/2 request's `:authority` (HTTP/1.1 requests name theirs in `Host`).
+    let authority = req.uri().authority().map(|a| a.to_string());
+    let version = format!("{:?}", req.version());
     let body_len = req
         .into_body()
         .collect()
@@ -132,6 +137,8 @@ async fn answer(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resp
         "peer": peer.to_string(),
         "method": method,
         "uri": uri,
+        "authority": authority,
+        "version": version,
         "headers": headers,
         "bodyBytes": body_len,
     });
@@ -141,5 +148,12 @@ async fn answer(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resp
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
+    if let Some(bytes) = path
+        .strip_prefix("/header/")
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        let big = http::HeaderValue::try_from("x".repeat(bytes)).expect("letters are a value");
+        response.headers_mut().insert("x-big", big);
+    }
     response
 }
