@@ -5,6 +5,7 @@ use crate::balance::TargetGroupRuntime;
 use crate::forward::{self, Client, Context};
 use crate::h1_server::{self, Rewind};
 use crate::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
+use crate::idle::{Activity, Tracked};
 use crate::metrics::Metrics;
 use crate::route::CompiledListener;
 use crate::tls::{Certificates, Resolver};
@@ -411,12 +412,25 @@ async fn serve<S>(
 {
     let header_read_timeout = context.header_read_timeout;
     let peer = client.addr;
+    let activity = Activity::default();
+    let quiet = {
+        let (activity, config) = (activity.clone(), config.clone());
+        async move {
+            let idle = || config.load().idle_timeout;
+            activity.quiet(header_read_timeout, idle).await
+        }
+    };
+    tokio::pin!(quiet);
     let service = service_fn(move |request| {
         // Each request routes on the configuration current when it arrives, and keeps it.
         let listener = config.load_full();
         let context = context.clone();
         let client = client.clone();
-        async move { Ok::<_, Infallible>(forward::handle(request, listener, context, client).await) }
+        let in_flight = activity.start();
+        async move {
+            let response = forward::handle(request, listener, context, client).await;
+            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
+        }
     });
     // HTTP/1.1, or HTTP/2 when the client starts with its preface (prior-knowledge h2c on
     // plaintext listeners, ALPN `h2` on TLS ones). HTTP/1.1 connections may be upgraded.
@@ -444,6 +458,13 @@ async fn serve<S>(
                 _ = stopped.changed() => {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
+                }
+                // Quiet too long: GOAWAY over HTTP/2, a close over HTTP/1.1. Nothing is in
+                // flight, so the close is not waited on for long.
+                () = &mut quiet => {
+                    tracing::debug!(%peer, "closing a quiet connection");
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(header_read_timeout, connection).await;
                 }
             }
         }};
