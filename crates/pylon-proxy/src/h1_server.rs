@@ -34,7 +34,7 @@ const MAX_HEADERS: usize = 100;
 const READ_CHUNK: usize = 4096;
 
 /// The answer to a request head that did not arrive within the header read timeout.
-const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nconnection: close\r\n\r\n408 Request Timeout\n";
+pub const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nconnection: close\r\n\r\n408 Request Timeout\n";
 
 /// A connection this path gave up on, with the bytes it had read and not used.
 pub struct Handoff {

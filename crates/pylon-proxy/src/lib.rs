@@ -18,6 +18,7 @@ mod h1_server;
 mod h2_client;
 mod health;
 mod hop_by_hop;
+mod hyper_server;
 mod idle;
 mod listener;
 mod metrics;

@@ -2,22 +2,17 @@
 
 use crate::access_log::AccessLog;
 use crate::balance::TargetGroupRuntime;
-use crate::forward::{self, Client, Context};
+use crate::forward::{Client, Context};
 use crate::h1_server::{self, Rewind};
 use crate::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
-use crate::idle::{Activity, Tracked};
+use crate::hyper_server;
 use crate::metrics::Metrics;
 use crate::route::CompiledListener;
 use crate::tls::{Certificates, Resolver};
-use crate::MAX_HEAD_BYTES;
 use arc_swap::ArcSwap;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use pylon_ir::{Ir, Protocol, ProtocolVersion};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -345,7 +340,8 @@ async fn accept_loop(
                                     Ok(Ok(stream)) => {
                                         // ALPN chose h2: the connection speaks HTTP/2 only.
                                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                                        serve(stream, Client::new(peer), config, context, stopped, guard, h2).await
+                                        hyper_server::serve(stream, Client::new(peer), config, context, stopped, h2).await;
+                                        drop(guard);
                                     }
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -386,95 +382,15 @@ async fn serve_plain(
 ) {
     if let Some(handoff) = h1_server::serve(stream, &client, &config, &context, &mut stopped).await
     {
-        serve(
+        hyper_server::serve(
             Rewind::from(handoff),
             client,
             config,
             context,
             stopped,
-            guard,
             false,
         )
         .await;
-    }
-}
-
-async fn serve<S>(
-    stream: S,
-    client: Client,
-    config: Arc<ArcSwap<CompiledListener>>,
-    context: Arc<Context>,
-    mut stopped: watch::Receiver<()>,
-    _guard: ConnectionGuard,
-    http2_only: bool,
-) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let header_read_timeout = context.header_read_timeout;
-    let peer = client.addr;
-    let activity = Activity::default();
-    let quiet = {
-        let (activity, config) = (activity.clone(), config.clone());
-        async move {
-            let idle = || config.load().idle_timeout;
-            activity.quiet(header_read_timeout, idle).await
-        }
-    };
-    tokio::pin!(quiet);
-    let service = service_fn(move |request| {
-        // Each request routes on the configuration current when it arrives, and keeps it.
-        let listener = config.load_full();
-        let context = context.clone();
-        let client = client.clone();
-        let in_flight = activity.start();
-        async move {
-            let response = forward::handle(request, listener, context, client).await;
-            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
-        }
-    });
-    // HTTP/1.1, or HTTP/2 when the client starts with its preface (prior-knowledge h2c on
-    // plaintext listeners, ALPN `h2` on TLS ones). HTTP/1.1 connections may be upgraded.
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .max_buf_size(MAX_HEAD_BYTES);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
-    // The two kinds of connection are different types with the same way of ending.
-    macro_rules! drive {
-        ($connection:expr) => {{
-            let connection = $connection;
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                }
-                _ = stopped.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
-                // Quiet too long: GOAWAY over HTTP/2, a close over HTTP/1.1. Nothing is in
-                // flight, so the close is not waited on for long.
-                () = &mut quiet => {
-                    tracing::debug!(%peer, "closing a quiet connection");
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(header_read_timeout, connection).await;
-                }
-            }
-        }};
-    }
-    if http2_only {
-        // HTTP/2 only: an invalid preface ends the connection at the HTTP/2 level (h2spec 3.5),
-        // never with an HTTP/1.1 400.
-        let builder = builder.http2_only();
-        drive!(builder.serve_connection(TokioIo::new(stream), service));
-    } else {
-        drive!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
+        drop(guard);
     }
 }

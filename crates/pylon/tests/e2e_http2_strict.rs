@@ -48,6 +48,8 @@ struct H2 {
     socket: TcpStream,
     buffered: Vec<u8>,
     closed: bool,
+    /// Why reading ended, when it did.
+    ended: Option<String>,
 }
 
 impl H2 {
@@ -61,6 +63,7 @@ impl H2 {
             socket,
             buffered: Vec::new(),
             closed: false,
+            ended: None,
         };
         h2.socket.write_all(PREFACE).unwrap();
         h2.send(SETTINGS, 0, 0, &[]);
@@ -96,10 +99,19 @@ impl H2 {
     fn read_some(&mut self) -> Vec<Frame> {
         let mut chunk = [0u8; 65536];
         match self.socket.read(&mut chunk) {
-            Ok(0) => self.closed = true,
+            Ok(0) => {
+                self.closed = true;
+                self.ended = Some(format!(
+                    "closed, {:?} left over",
+                    String::from_utf8_lossy(&self.buffered)
+                ));
+            }
             Ok(n) => self.buffered.extend_from_slice(&chunk[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => self.closed = true,
+            Err(e) => {
+                self.closed = true;
+                self.ended = Some(e.to_string());
+            }
         }
         let mut frames = Vec::new();
         while self.buffered.len() >= 9 {
@@ -211,7 +223,11 @@ fn quiet_http2_connections_close_with_goaway() {
     let answered = Instant::now();
     let frames = h2.read_for(Duration::from_secs(10));
     assert!(h2.closed, "an idle connection stayed open");
-    assert!(has(&frames, GOAWAY), "closed without GOAWAY");
+    assert!(
+        has(&frames, GOAWAY),
+        "closed without GOAWAY: {:?}",
+        h2.ended
+    );
     assert!(
         answered.elapsed() >= Duration::from_secs(2),
         "closed after {:?}, before the idle timeout",
