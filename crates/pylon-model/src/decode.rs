@@ -3,7 +3,6 @@
 
 use crate::{Kind, Object, ObjectRef, Problem};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 /// A typed object and the index of the document it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,24 +24,54 @@ pub struct Decoded {
 }
 
 /// Decodes every document of `text`. `source` names the text (a file path) in problems, which
-/// point at `source#index` (documents counted from 0).
+/// point at `source#index` (non-empty documents counted from 0). YAML is read by serde-saphyr,
+/// which never panics on malformed input and bounds what anchors and nesting may cost; a
+/// document that cannot be read is a problem, and a syntax error ends the text there.
 pub fn decode_manifests(text: &str, source: &str) -> Decoded {
     let mut out = Decoded::default();
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    let mut bytes = text.as_bytes();
+    let mut documents =
+        serde_saphyr::read_with_options::<_, serde_json::Value>(&mut bytes, yaml_options())
+            .peekable();
+    let mut index = 0;
+    while let Some(document) = documents.next() {
         let at = format!("{source}#{index}");
-        let value = match serde_yaml::Value::deserialize(document) {
-            Ok(v) => v,
+        match document {
+            Ok(value) => decode_value(value, index, &at, true, &mut out),
             Err(e) => {
                 out.problems.push(
-                    Problem::error(None, None, format!("malformed YAML: {e}")).with_source(at),
+                    Problem::error(None, None, format!("malformed YAML: {}", one_line(&e)))
+                        .with_source(at),
                 );
-                out.unreadable = true;
-                break;
+                // Reading stops after a syntax error: what follows it is unknown.
+                out.unreadable |= documents.peek().is_none();
             }
-        };
-        decode_value(value, index, &at, true, &mut out);
+        }
+        index += 1;
     }
     out
+}
+
+/// YAML 1.2's core schema, as Kubernetes manifests are written against it: only `true` and
+/// `false` are booleans (`y`, `no`, `on` are strings), numbers with leading zeros or
+/// underscores are strings; a key given twice in one mapping is an error, as `kubectl apply`
+/// has it. Problems are one line each.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        with_snippet: false,
+    }
+}
+
+/// serde-saphyr's message, on one line (it may add a snippet of the source below), without its
+/// hints to the programmer.
+fn one_line(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default().trim();
+    line.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
 }
 
 /// Decodes one object an API server returned. The server has validated it against its schema,
@@ -50,20 +79,15 @@ pub fn decode_manifests(text: &str, source: &str) -> Decoded {
 /// accepted; `source` names it in problems.
 pub fn decode_api_object(value: serde_json::Value, source: &str) -> Decoded {
     let mut out = Decoded::default();
-    match serde_yaml::to_value(value) {
-        Ok(v) => decode_value(v, 0, source, false, &mut out),
-        Err(e) => out.problems.push(
-            Problem::error(None, None, format!("unreadable object: {e}")).with_source(source),
-        ),
-    }
+    decode_value(value, 0, source, false, &mut out);
     out
 }
 
-fn decode_value(value: serde_yaml::Value, index: usize, at: &str, strict: bool, out: &mut Decoded) {
+fn decode_value(value: serde_json::Value, index: usize, at: &str, strict: bool, out: &mut Decoded) {
     if value.is_null() {
         return; // an empty document, such as a trailing `---`
     }
-    let Some(map) = value.as_mapping() else {
+    let Some(map) = value.as_object() else {
         out.problems.push(
             Problem::error(
                 None,
@@ -84,7 +108,7 @@ fn decode_value(value: serde_yaml::Value, index: usize, at: &str, strict: bool, 
     if kind_name == "List" && api_version == "v1" {
         let items = map
             .get("items")
-            .and_then(|v| v.as_sequence())
+            .and_then(|v| v.as_array())
             .cloned()
             .unwrap_or_default();
         for (i, item) in items.into_iter().enumerate() {
@@ -187,7 +211,7 @@ struct FieldError {
 }
 
 /// Deserializes a typed object, refusing unknown fields and naming the path of any error.
-fn typed<T: DeserializeOwned>(value: serde_yaml::Value, strict: bool) -> Result<T, FieldError> {
+fn typed<T: DeserializeOwned>(value: serde_json::Value, strict: bool) -> Result<T, FieldError> {
     let mut unknown = Vec::new();
     let mut note_unknown = |path: serde_ignored::Path<'_>| {
         let path = field_path(&path.to_string());

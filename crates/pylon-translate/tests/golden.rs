@@ -23,7 +23,7 @@ fn golden_cases() {
         if let Err(errors) = translation.ir.validate() {
             failures.push(format!("{case}: invalid IR: {errors:?}"));
         }
-        let actual = serde_yaml::to_string(&translation).unwrap();
+        let actual = serde_saphyr::to_string(&translation).unwrap();
         let output = dir.join(format!("{case}.out.yaml"));
         if update {
             fs::write(&output, &actual).unwrap();

@@ -260,7 +260,7 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
                 Format::Json => {
                     serde_json::to_string_pretty(&translation).expect("serializes") + "\n"
                 }
-                Format::Yaml => serde_yaml::to_string(&translation).expect("serializes"),
+                Format::Yaml => serde_saphyr::to_string(&translation).expect("serializes"),
             };
             emit(&text);
             Ok(ExitCode::SUCCESS)
@@ -287,7 +287,7 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             for crd in pylon_model::aws::crds() {
                 emit(&format!(
                     "---\n{}",
-                    serde_yaml::to_string(&crd).expect("CRDs serialize")
+                    serde_saphyr::to_string(&crd).expect("CRDs serialize")
                 ));
             }
             Ok(ExitCode::SUCCESS)

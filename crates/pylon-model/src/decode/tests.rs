@@ -151,3 +151,76 @@ fn unknown_fields_in_custom_resources_are_rejected() {
         Some("spec.rules[0].backendRefs[0].prot")
     );
 }
+
+#[test]
+fn a_key_given_twice_is_an_error_as_kubectl_has_it() {
+    let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b, name: c}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: d}\n";
+    let d = decode_manifests(text, "f.yaml");
+    let names: Vec<String> = d
+        .objects
+        .iter()
+        .map(|o| o.object.object_ref().name)
+        .collect();
+    assert_eq!(names, ["a", "d"], "the documents around it still load");
+    assert_eq!(d.problems.len(), 1, "{:?}", d.problems);
+    assert_eq!(d.problems[0].source.as_deref(), Some("f.yaml#1"));
+    assert!(
+        d.problems[0]
+            .message
+            .starts_with("malformed YAML: duplicate mapping key: name at line 7"),
+        "{:?}",
+        d.problems
+    );
+    assert!(!d.unreadable);
+}
+
+#[test]
+fn anchors_that_expand_without_bound_are_refused_not_expanded() {
+    // The "billion laughs": nine levels of nine aliases each.
+    let mut text = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  l0: &l0 [lol]\n",
+    );
+    for level in 1..10 {
+        let refs = vec![format!("*l{}", level - 1); 9].join(", ");
+        text.push_str(&format!("  l{level}: &l{level} [{refs}]\n"));
+    }
+    let d = decode_manifests(&text, "f.yaml");
+    assert!(d.objects.is_empty());
+    assert_eq!(d.problems.len(), 1, "{:?}", d.problems);
+    assert!(
+        d.problems[0].message.contains("malformed YAML"),
+        "{:?}",
+        d.problems
+    );
+}
+
+#[test]
+fn yaml_problems_are_one_line_naming_where() {
+    let d = decode_manifests(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a\n",
+        "f.yaml",
+    );
+    let message = &d.problems[0].message;
+    assert!(!message.contains('\n'), "{message}");
+    assert!(message.contains("line"), "{message}");
+}
+
+#[test]
+fn plain_scalars_are_read_by_yaml_1_2s_core_schema() {
+    let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: no\n  labels: {a: on, b: 0123, c: 1_000}\n";
+    let d = decode_manifests(text, "f.yaml");
+    assert!(d.problems.is_empty(), "{:?}", d.problems);
+    let names: Vec<String> = d
+        .objects
+        .iter()
+        .map(|o| o.object.object_ref().name)
+        .collect();
+    assert_eq!(names, ["y", "no"]);
+    let Object::Namespace(ns) = &d.objects[1].object else {
+        panic!("a Namespace");
+    };
+    let labels = ns.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels["a"], "on");
+    assert_eq!(labels["b"], "0123");
+    assert_eq!(labels["c"], "1_000");
+}
