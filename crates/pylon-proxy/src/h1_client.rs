@@ -471,6 +471,40 @@ impl H1Body {
     }
 }
 
+/// Decodes a response the way the HTTP/1.1 client reads one, without a connection: the head,
+/// then as much of a chunked body as `buf` holds. What it gives back: the status, the data bytes
+/// decoded and whether the body ended — or the reason the response is refused. For the fuzz
+/// targets.
+pub(crate) fn decode_response(
+    buf: &[u8],
+    head_request: bool,
+) -> Result<(u16, usize, bool), String> {
+    let mut buf = BytesMut::from(buf);
+    let Some(parsed) = parse_head(&mut buf, head_request)? else {
+        return Err("incomplete head".into());
+    };
+    let status = parsed.head.status().as_u16();
+    let mut body = H1Body {
+        connection: None,
+        buf,
+        framing: parsed.framing,
+        keep_alive: false,
+        ready: None,
+    };
+    let mut data = 0;
+    loop {
+        let Framing::Chunked(state) = body.framing else {
+            return Ok((status, data, body.framing == Framing::Done));
+        };
+        match body.chunked(state) {
+            None => return Ok((status, data, false)),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(Some(frame))) => data += frame.data_ref().map_or(0, Bytes::len),
+            Some(Ok(None)) => {}
+        }
+    }
+}
+
 impl hyper::body::Body for H1Body {
     type Data = Bytes;
     type Error = BoxError;

@@ -206,6 +206,21 @@ fn parse(buf: &mut BytesMut) -> Next {
     }
 }
 
+/// Reads every request the own path would take from `buf`, pipelined one after another, with
+/// the checks every request gets: for each, whether it was refused. Stops at a partial head or at
+/// one the path leaves to hyper. For the fuzz targets.
+pub(crate) fn decode_requests(buf: &[u8]) -> Vec<bool> {
+    let mut buf = BytesMut::from(buf);
+    let mut refused = Vec::new();
+    while let Next::Request(Parsed { mut request, .. }) = parse(&mut buf) {
+        refused.push(crate::request_head::check(&mut request).is_err());
+        if buf.is_empty() {
+            break;
+        }
+    }
+    refused
+}
+
 thread_local! {
     /// The `Date` value of the current second.
     static DATE: RefCell<(u64, HeaderValue)> = const { RefCell::new((0, HeaderValue::from_static(""))) };

@@ -11,6 +11,8 @@ mod access_log;
 mod balance;
 mod filters;
 mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 mod grpc;
 mod h1_client;
 mod h1_head;

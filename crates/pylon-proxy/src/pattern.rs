@@ -36,12 +36,13 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
+        // A `*` is a wildcard even where the text holds a `*` too.
+        if p < pattern.len() && pattern[p] == b'*' {
             star = Some((p, t));
             p += 1;
+        } else if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
         } else if let Some((sp, st)) = star {
             p = sp + 1;
             t = st + 1;
@@ -84,5 +85,13 @@ mod tests {
         assert!(p.matches(b"www.example.com"));
         assert!(p.matches(b"a.b.example.com"));
         assert!(!p.matches(b"example.com"));
+    }
+
+    #[test]
+    fn a_star_in_the_text_does_not_use_up_the_patterns_star() {
+        // Found by the alb_patterns fuzz target: `*` met a `*` in the text as a literal.
+        assert!(m("*", "*d"));
+        assert!(m("/api/*", "/api/*x"));
+        assert!(m("a*c", "a*bc"));
     }
 }
