@@ -17,8 +17,12 @@ use std::task::{Context, Poll};
 pub struct Generated;
 
 pub fn is_grpc<B>(request: &Request<B>) -> bool {
-    request
-        .headers()
+    grpc_content(request.headers())
+}
+
+/// Whether a request or response carries gRPC (`application/grpc`, `application/grpc+proto`…).
+fn grpc_content(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
@@ -62,11 +66,7 @@ pub fn grpc_error(response: Response<Body>) -> Response<Body> {
 /// policy still applies; passed on as a reset stream it would read `INTERNAL`. The response
 /// already began, so the status goes in trailers.
 pub fn unavailable_when_cut(response: Response<Body>) -> Response<Body> {
-    let grpc = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    if !grpc {
+    if !grpc_content(response.headers()) {
         return response;
     }
     response.map(|body| UnavailableWhenCut { body, ended: false }.boxed())
