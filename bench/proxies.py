@@ -59,6 +59,11 @@ def wait_port(host, port, timeout=20):
     raise SystemExit(f"nothing listens on {host}:{port}")
 
 
+def wait_for(wrap):
+    """Seconds to wait for a proxy to listen: longer when it runs under a tool such as valgrind."""
+    return 180 if wrap else 20
+
+
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)
@@ -116,13 +121,13 @@ def start(cmd, log, **kw):
     )
 
 
-def nginx_conf(work, name, server_block):
+def nginx_conf(work, name, server_block, master=True):
     conf = os.path.join(work, f"{name}.conf")
     write(
         conf,
         f"""worker_processes 1;
 daemon off;
-master_process on;
+master_process {"on" if master else "off"};
 user root;
 pid {work}/{name}.pid;
 error_log {work}/{name}.err warn;
@@ -161,7 +166,7 @@ def start_backends(work):
     return Target("direct", BACKENDS[0], 8081, None, procs[:1]), procs
 
 
-def start_nginx(work, routes=0):
+def start_nginx(work, routes=0, wrap=()):
     upstream = "".join(f"server {ip}:8081; " for ip in BACKENDS)
     locations = "".join(
         f"    location /r{i}/ {{ proxy_pass http://be; }}\n" for i in range(routes)
@@ -181,13 +186,14 @@ def start_nginx(work, routes=0):
       proxy_set_header Connection "";
     }}
   }}""",
+        master=not wrap,
     )
-    proc = start(["nginx", "-c", conf], f"{work}/nginx{routes}.log")
-    wait_port("127.0.0.10", 8080)
+    proc = start([*wrap, "nginx", "-c", conf], f"{work}/nginx{routes}.log")
+    wait_port("127.0.0.10", 8080, timeout=wait_for(wrap))
     return Target("nginx", "127.0.0.10", 8080, 8082, [proc])
 
 
-def start_haproxy(work, routes=0):
+def start_haproxy(work, routes=0, wrap=()):
     conf = os.path.join(work, f"haproxy{routes}.cfg")
     rules = "".join(f"  use_backend be if {{ path_beg /r{i}/ }}\n" for i in range(routes))
     servers = "".join(f"  server b{i} {ip}:8081\n" for i, ip in enumerate(BACKENDS))
@@ -209,8 +215,8 @@ backend be
   balance roundrobin
 {servers}""",
     )
-    proc = start(["haproxy", "-f", conf, "-db"], f"{work}/haproxy{routes}.log")
-    wait_port("127.0.0.11", 8080)
+    proc = start([*wrap, "haproxy", "-f", conf, "-db"], f"{work}/haproxy{routes}.log")
+    wait_port("127.0.0.11", 8080, timeout=wait_for(wrap))
     return Target("haproxy", "127.0.0.11", 8080, 8082, [proc])
 
 
@@ -271,7 +277,7 @@ def start_envoy(work, routes=0):
     return Target("envoy", "127.0.0.12", 8080, 8080, [proc])
 
 
-def start_pylon(work, workers, ip, admin_port, routes=0):
+def start_pylon(work, workers, ip, admin_port, routes=0, wrap=()):
     manifests = os.path.join(work, f"pylon{workers}-{routes}")
     os.makedirs(manifests)
     paths = "".join(
@@ -318,7 +324,7 @@ spec:
     )
     proc = start(
         [
-            PYLON, "run", manifests,
+            *wrap, PYLON, "run", manifests,
             "--workers", str(workers),
             "--internal-pool", f"{ip}/32",
             "--internet-facing-pool", "127.0.0.99/32",
@@ -328,7 +334,7 @@ spec:
         f"{work}/pylon{workers}-{routes}.log",
         env={**os.environ, "PYLON_LOG": "warn"},
     )
-    wait_port(ip, 8080)
+    wait_port(ip, 8080, timeout=wait_for(wrap))
     return Target(f"pylon-{workers}w", ip, 8080, 8080, [proc])
 
 

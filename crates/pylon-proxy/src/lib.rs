@@ -2,38 +2,33 @@
 //! HTTP listener bound on its load balancer's address and port, rules evaluated in priority order,
 //! round robin over healthy targets with active health checks.
 //!
+//! A request goes one way through four layers, each knowing only the ones below it:
+//! - [`accept`] — sockets, listeners and their swaps, TLS and SNI, the own HTTP/1.1 server and
+//!   hyper's, connection limits and timeouts; each request's head checked, then routed;
+//! - [`route`] — a listener's compiled rules: conditions, patterns, priorities;
+//! - [`steps`] — what happens to the request between routing and the upstream, as the ordered
+//!   steps compiled for its rule (fixed responses, redirects, filters, CORS, mirrors, forwarding
+//!   headers, the gRPC error mapping);
+//! - [`upstream`] — target groups at run time: balancing, health checks, ejection, connection
+//!   pools, the HTTP/1.1 and HTTP/2 clients, retries and draining.
+//!
+//! Beneath them, [`message`] holds the bodies, errors and answers all of them share, and
+//! [`observe`] the access log and the counters that watch the pipeline from outside.
+//!
 //! A new configuration swaps in atomically: every listener's compiled rules sit behind an
 //! `ArcSwap`, so in-flight requests finish on the configuration they started with, unchanged
 //! listeners are never rebound, and a listener that cannot bind is reported while the others
 //! keep serving.
 
-mod access_log;
-mod balance;
-mod filters;
-mod forward;
+mod accept;
 #[doc(hidden)]
 pub mod fuzzing;
-mod grpc;
-mod h1_client;
-mod h1_head;
-mod h1_server;
-mod h2_client;
-mod health;
-mod hop_by_hop;
-mod hyper_server;
-mod idle;
-mod listener;
-mod metrics;
-mod pattern;
-mod request_head;
+mod message;
+mod observe;
 mod route;
-mod tls;
+mod steps;
 mod upstream;
 
-/// The most header bytes Pylon reads in one request or response head, from clients and from
-/// targets alike, over HTTP/1.1 and HTTP/2.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-pub use access_log::AccessLog;
-pub use health::{HealthReport, HealthState};
-pub use listener::{ApplyReport, ListenerState, Proxy, ProxyOptions};
+pub use accept::{ApplyReport, ListenerState, Proxy, ProxyOptions};
+pub use observe::access_log::AccessLog;
+pub use upstream::health::{HealthReport, HealthState};

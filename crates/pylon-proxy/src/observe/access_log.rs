@@ -69,16 +69,26 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn now(started: Instant) -> Self {
+    /// An entry for a request as it arrives; the rest is filled in when its response is ready.
+    pub fn begin<B>(
+        started: Instant,
+        client: SocketAddr,
+        request: &http::Request<B>,
+        host: &str,
+    ) -> Self {
         Entry {
             time: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
-            client: SocketAddr::from(([0, 0, 0, 0], 0)),
-            method: String::new(),
-            host: String::new(),
-            path: String::new(),
-            protocol: "",
+            client,
+            method: request.method().to_string(),
+            host: host.to_string(),
+            path: request.uri().path().to_string(),
+            protocol: match request.version() {
+                http::Version::HTTP_2 => "HTTP/2",
+                http::Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            },
             load_balancer: String::new(),
             listener: String::new(),
             rule: 0,

@@ -3,8 +3,9 @@
 //! (RFC 9113 §8.3.1) while the connection goes to the target the balancer picked. A pooled client
 //! keyed by the request URI (hyper-util's) cannot do both: its URI names the connection.
 
-use crate::upstream::{Attempt, Body, BoxError};
-use crate::MAX_HEAD_BYTES;
+use super::attempt::Attempt;
+use crate::message::MAX_HEAD_BYTES;
+use crate::message::{Body, BoxError};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{Builder, SendRequest};

@@ -1,22 +1,31 @@
 //! Listeners: binding, accepting, serving connections, and swapping configurations under them.
 
-use crate::access_log::AccessLog;
-use crate::balance::TargetGroupRuntime;
-use crate::forward::{Client, Context};
-use crate::h1_server::{self, Rewind};
-use crate::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
-use crate::hyper_server;
-use crate::metrics::Metrics;
+mod h1_server;
+mod hyper_server;
+mod idle;
+mod request;
+mod request_head;
+mod tls;
+
+pub use h1_server::decode_requests;
+
+use crate::message::Client;
+use crate::observe::access_log::AccessLog;
+use crate::observe::metrics::Metrics;
 use crate::route::CompiledListener;
-use crate::tls::{Certificates, Resolver};
+use crate::upstream::balance::TargetGroupRuntime;
+use crate::upstream::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
 use arc_swap::ArcSwap;
+use h1_server::Rewind;
 use pylon_ir::{Ir, Protocol, ProtocolVersion};
+use request::Context;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tls::{Certificates, Resolver};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
@@ -34,7 +43,7 @@ impl Default for ProxyOptions {
     fn default() -> Self {
         ProxyOptions {
             access_log: None,
-            header_read_timeout: Duration::from_secs(60),
+            header_read_timeout: request::HEADER_READ_TIMEOUT,
         }
     }
 }

@@ -1,23 +1,43 @@
-//! gRPC clients read errors from `grpc-status`: Pylon's own error answers to gRPC requests are
-//! rewritten as trailers-only gRPC responses, and a target's response cut short ends with the
-//! status a client without Pylon between would have seen.
+//! The gRPC error mapping. gRPC clients read errors from `grpc-status`: Pylon's own error
+//! answers to gRPC requests are rewritten as trailers-only gRPC responses, and a target's
+//! response cut short ends with the status a client without Pylon between would have seen.
 
-use crate::forward::full;
-use crate::upstream::{Body, BoxError};
+use super::step::{Exchange, Flow, Step};
+use crate::message::answer::Generated;
+use crate::message::{full, Body, BoxError};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Response};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// Marks a response Pylon made itself rather than one a target sent.
-#[derive(Clone, Copy)]
-pub struct Generated;
+/// The first step of every rule: it notes a gRPC request and maps the response it gets back.
+#[derive(Debug)]
+pub struct GrpcErrors;
 
-pub fn is_grpc<B>(request: &Request<B>) -> bool {
-    grpc_content(request.headers())
+/// Noted on a gRPC request.
+#[derive(Clone, Copy)]
+struct Grpc;
+
+impl Step for GrpcErrors {
+    async fn request<'a>(&'a self, exchange: &mut Exchange<'a>) -> Flow {
+        if grpc_content(exchange.request.headers()) {
+            exchange.notes.insert(Grpc);
+        }
+        Flow::Next
+    }
+
+    fn response(&self, exchange: &mut Exchange<'_>, response: Response<Body>) -> Response<Body> {
+        if exchange.notes.get::<Grpc>().is_none() {
+            response
+        } else if response.extensions().get::<Generated>().is_some() {
+            grpc_error(response)
+        } else {
+            unavailable_when_cut(response)
+        }
+    }
 }
 
 /// Whether a request or response carries gRPC (`application/grpc`, `application/grpc+proto`…).
@@ -30,7 +50,7 @@ fn grpc_content(headers: &HeaderMap) -> bool {
 /// A gRPC client reads errors from `grpc-status`, not from the HTTP status: Pylon's own error
 /// answers to gRPC requests become trailers-only responses, with the code the gRPC spec maps
 /// the HTTP status to (`doc/http-grpc-status-mapping.md`).
-pub fn grpc_error(response: Response<Body>) -> Response<Body> {
+fn grpc_error(response: Response<Body>) -> Response<Body> {
     let status = response.status();
     if status.is_success() {
         return response;
@@ -65,7 +85,7 @@ pub fn grpc_error(response: Response<Body>) -> Response<Body> {
 /// leaves the call `UNAVAILABLE`, as the client would see it without Pylon between, so its retry
 /// policy still applies; passed on as a reset stream it would read `INTERNAL`. The response
 /// already began, so the status goes in trailers.
-pub fn unavailable_when_cut(response: Response<Body>) -> Response<Body> {
+fn unavailable_when_cut(response: Response<Body>) -> Response<Body> {
     if !grpc_content(response.headers()) {
         return response;
     }

@@ -4,36 +4,34 @@
 //! closed before any answer, passive ejection of targets that refuse connections, and HTTP/1.1
 //! upgrades (WebSocket and the like) tunnelled both ways.
 
-use crate::balance::{Picked, TargetGroupRuntime};
-use crate::h1_client::{self, Pool, RequestHead};
-use crate::h2_client::H2Pool;
-use bytes::Bytes;
+mod attempt;
+pub mod balance;
+mod h1_client;
+mod h2_client;
+pub mod health;
+mod reclaim;
+mod tunnel;
+
+pub use h1_client::decode_response;
+pub use tunnel::tunnel;
+
+use crate::message::{boxed, Body, BoxError};
+use attempt::Attempt;
+use balance::{Picked, TargetGroupRuntime};
+use h1_client::{Pool, RequestHead};
+use h2_client::H2Pool;
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use http_body_util::BodyExt;
-use hyper::body::{Body as _, Frame, SizeHint};
+use hyper::body::Body as _;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reclaim::Reclaimable;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// An error from a body or a connection, whatever its source.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 type UpstreamClient = Client<HttpConnector, Body>;
-
-/// Any body as a [`Body`].
-pub fn boxed<B>(body: B) -> Body
-where
-    B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
-    body.map_err(Into::into).boxed()
-}
 
 /// How long a target may take to accept a connection (the ALB's target connect timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,16 +88,6 @@ pub enum Failure {
     /// The client's request body could not be read (malformed chunked framing, a client that
     /// went away): the client's fault, not the target's.
     ClientBody(BoxError),
-}
-
-/// How one attempt to get an answer from a target ended.
-pub enum Attempt<T> {
-    Answered(T),
-    /// No connection could be made: the request never left.
-    Refused(BoxError),
-    /// The connection closed (or was reset) before any byte of an answer.
-    Unanswered(BoxError),
-    Failed(BoxError),
 }
 
 impl Clients {
@@ -283,125 +271,9 @@ async fn bounded<T>(
     }
 }
 
-impl<T> Attempt<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
-        match self {
-            Attempt::Answered(t) => Attempt::Answered(f(t)),
-            Attempt::Refused(e) => Attempt::Refused(e),
-            Attempt::Unanswered(e) => Attempt::Unanswered(e),
-            Attempt::Failed(e) => Attempt::Failed(e),
-        }
-    }
-}
-
 /// Whether the connection closed before any part of an answer arrived (the target went away).
 fn closed_unanswered(e: &hyper_util::client::legacy::Error) -> bool {
     std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<hyper::Error>())
         .is_some_and(hyper::Error::is_incomplete_message)
-}
-
-/// Tunnels an upgraded connection (WebSocket and the like) between the client and the target once
-/// both sides have switched protocols.
-pub fn tunnel(client: hyper::upgrade::OnUpgrade, target: hyper::upgrade::OnUpgrade) {
-    tokio::spawn(async move {
-        let (client, target) = match tokio::try_join!(client, target) {
-            Ok(both) => both,
-            Err(e) => {
-                tracing::debug!(error = %e, "upgrade failed");
-                return;
-            }
-        };
-        let (mut client, mut target) = (TokioIo::new(client), TokioIo::new(target));
-        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut target).await {
-            tracing::debug!(error = %e, "upgraded connection ended with an error");
-        }
-    });
-}
-
-/// A request body a failed attempt can hand back: it leaves its shared slot only when first
-/// polled, so a request whose connection was never made still has it for the next target.
-struct Reclaimable {
-    slot: Arc<Mutex<Option<Body>>>,
-    end_stream: bool,
-    hint: SizeHint,
-    /// Set when reading the client's body failed.
-    failed: Arc<AtomicBool>,
-}
-
-impl Reclaimable {
-    fn new(body: Body) -> Self {
-        Reclaimable {
-            end_stream: body.is_end_stream(),
-            hint: body.size_hint(),
-            slot: Arc::new(Mutex::new(Some(body))),
-            failed: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// Whether an attempt failed because the client's body could not be read.
-    fn client_failed(&self) -> bool {
-        self.failed.load(Ordering::Relaxed)
-    }
-
-    /// A handle for one attempt.
-    fn share(&self) -> Shared {
-        Shared {
-            slot: self.slot.clone(),
-            taken: None,
-            end_stream: self.end_stream,
-            hint: self.hint,
-            failed: self.failed.clone(),
-        }
-    }
-
-    /// Whether another attempt can send the whole body: no attempt has started reading it.
-    fn resendable(&self) -> bool {
-        self.slot.lock().map(|s| s.is_some()).unwrap_or(false)
-    }
-}
-
-struct Shared {
-    slot: Arc<Mutex<Option<Body>>>,
-    taken: Option<Body>,
-    end_stream: bool,
-    hint: SizeHint,
-    failed: Arc<AtomicBool>,
-}
-
-impl hyper::body::Body for Shared {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.taken.is_none() {
-            let taken = self.slot.lock().ok().and_then(|mut s| s.take());
-            self.taken = taken;
-        }
-        let polled = match self.taken.as_mut() {
-            Some(body) => Pin::new(body).poll_frame(cx),
-            None => Poll::Ready(None),
-        };
-        if let Poll::Ready(Some(Err(_))) = &polled {
-            self.failed.store(true, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.taken {
-            Some(body) => body.is_end_stream(),
-            None => self.end_stream,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.taken {
-            Some(body) => body.size_hint(),
-            None => self.hint,
-        }
-    }
 }

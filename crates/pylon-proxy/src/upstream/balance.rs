@@ -1,6 +1,6 @@
 //! Target groups at run time: round robin over the routable targets, failing open when none is.
 
-use crate::health::TargetHealth;
+use super::health::TargetHealth;
 use http::uri::Authority;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

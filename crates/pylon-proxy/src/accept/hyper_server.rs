@@ -2,11 +2,11 @@
 //! the own HTTP/1.1 path hands a connection off: the service that forwards each request, the
 //! server's limits, and the close of connections that stay quiet too long.
 
-use crate::forward::{self, Client, Context};
-use crate::h1_server::REQUEST_TIMEOUT;
-use crate::idle::{Activity, Tracked, Watched};
+use super::h1_server::REQUEST_TIMEOUT;
+use super::idle::{Activity, Tracked, Watched};
+use super::request::{self, Context};
+use crate::message::{Client, MAX_HEAD_BYTES};
 use crate::route::CompiledListener;
-use crate::MAX_HEAD_BYTES;
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -47,7 +47,7 @@ pub async fn serve<S>(
         let client = client.clone();
         let in_flight = activity.start();
         async move {
-            let response = forward::handle(request, listener, context, client).await;
+            let response = request::handle(request, listener, context, client).await;
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
         }
     });

@@ -72,7 +72,7 @@ pub struct HealthReport {
 }
 
 impl TargetHealth {
-    fn new() -> Self {
+    pub fn new() -> Self {
         TargetHealth {
             routable: AtomicBool::new(true),
             drain_deadline: watch::Sender::new(None),

@@ -1,59 +1,26 @@
-//! A listener's rules compiled for the request path: conditions as patterns and regexes, actions
-//! and filters with their target groups resolved.
+//! Rule conditions compiled for the request path: ALB patterns, Gateway API matches, regexes
+//! anchored once.
 
-use crate::balance::TargetGroupRuntime;
-use crate::filters::CompiledFilter;
-use crate::metrics::ListenerMetrics;
-use crate::pattern::Pattern;
-use bytes::Bytes;
+use crate::message::pattern::Pattern;
 use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
-use pylon_ir::{
-    Action, Condition, Listener, LoadBalancer, MatchKind, PathModifier, Protocol, Timeouts,
-};
+use pylon_ir::{Condition, MatchKind};
 use regex::Regex;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-/// One listener, ready to route. Swapped whole on every configuration change.
-#[derive(Debug)]
-pub struct CompiledListener {
-    pub load_balancer_id: String,
-    pub listener_id: String,
-    pub protocol: Protocol,
-    pub port: u16,
-    /// The port as an `X-Forwarded-Port` value.
-    pub forwarded_port: http::HeaderValue,
-    /// The load balancer's `idle_timeout.timeout_seconds`: how long a target may take.
-    pub idle_timeout: Duration,
-    /// Request counters, shared by every configuration of this listener.
-    pub metrics: Arc<ListenerMetrics>,
-    rules: Vec<CompiledRule>,
-    default_route: Route,
+/// What rules look at in a request.
+pub struct RequestFacts<'a> {
+    /// Lowercased, without port.
+    pub host: &'a [u8],
+    pub path: &'a [u8],
+    pub query: Option<&'a str>,
+    pub method: &'a str,
+    pub headers: &'a HeaderMap,
+    pub client: IpAddr,
 }
 
 #[derive(Debug)]
-struct CompiledRule {
-    conditions: Vec<CompiledCondition>,
-    route: Route,
-}
-
-/// What happens to a request that matched: filters, then the action.
-#[derive(Debug, Clone)]
-pub struct Route {
-    /// The rule's priority (0 for the listener's default action) and where it came from.
-    pub rule: u32,
-    pub origin: Arc<str>,
-    pub filters: Arc<[CompiledFilter]>,
-    pub action: CompiledAction,
-    pub request_timeout: Option<Duration>,
-    pub backend_timeout: Option<Duration>,
-}
-
-#[derive(Debug)]
-enum CompiledCondition {
+pub enum CompiledCondition {
     Host(Vec<Pattern>),
     PathPatterns(Vec<Pattern>),
     /// Lowercased header name; case-insensitive value patterns.
@@ -73,7 +40,7 @@ enum CompiledCondition {
 }
 
 #[derive(Debug)]
-enum StringMatch {
+pub enum StringMatch {
     Exact(String),
     Regex(Regex),
 }
@@ -87,129 +54,7 @@ impl StringMatch {
     }
 }
 
-/// What rules look at in a request.
-pub struct RequestFacts<'a> {
-    /// Lowercased, without port.
-    pub host: &'a [u8],
-    pub path: &'a [u8],
-    pub query: Option<&'a str>,
-    pub method: &'a str,
-    pub headers: &'a HeaderMap,
-    pub client: IpAddr,
-}
-
-#[derive(Debug, Clone)]
-pub enum CompiledAction {
-    Forward(Arc<Forward>),
-    Fixed {
-        status: u16,
-        content_type: String,
-        body: Bytes,
-    },
-    Redirect(Arc<Redirect>),
-    RouteRedirect(Arc<RouteRedirect>),
-}
-
-/// Target groups by weight, each with its own filters; `unusable_weight` is the share that gets 500.
-#[derive(Debug)]
-pub struct Forward {
-    pub backends: Vec<Backend>,
-    pub unusable_weight: u32,
-}
-
-#[derive(Debug)]
-pub struct Backend {
-    pub group: Arc<TargetGroupRuntime>,
-    pub weight: u32,
-    pub filters: Vec<CompiledFilter>,
-}
-
-/// An ALB redirect's parts, each possibly holding `#{...}` keywords.
-#[derive(Debug)]
-pub struct Redirect {
-    pub protocol: String,
-    pub port: String,
-    pub host: String,
-    pub path: String,
-    pub query: String,
-    pub status: u16,
-}
-
-/// A Gateway API redirect.
-#[derive(Debug)]
-pub struct RouteRedirect {
-    pub scheme: Option<String>,
-    pub hostname: Option<String>,
-    pub port: Option<u16>,
-    pub path: Option<PathModifier>,
-    pub status: u16,
-}
-
-impl CompiledListener {
-    pub fn compile(
-        lb: &LoadBalancer,
-        listener: &Listener,
-        groups: &HashMap<String, Arc<TargetGroupRuntime>>,
-    ) -> Self {
-        CompiledListener {
-            load_balancer_id: lb.id.clone(),
-            listener_id: listener.id.clone(),
-            protocol: listener.protocol,
-            port: listener.port,
-            forwarded_port: http::HeaderValue::from(listener.port),
-            idle_timeout: Duration::from_secs(u64::from(lb.attributes.idle_timeout_seconds)),
-            metrics: Arc::default(),
-            rules: listener
-                .rules
-                .iter()
-                .map(|r| CompiledRule {
-                    conditions: r.conditions.iter().map(compile_condition).collect(),
-                    route: Route {
-                        rule: r.priority,
-                        origin: format!("{} {}", r.origin.object, r.origin.field).into(),
-                        filters: r
-                            .filters
-                            .iter()
-                            .filter_map(|f| CompiledFilter::compile(f, groups))
-                            .collect(),
-                        action: compile_action(&r.action, groups),
-                        request_timeout: timeout(&r.timeouts, |t| t.request_ms),
-                        backend_timeout: timeout(&r.timeouts, |t| t.backend_request_ms),
-                    },
-                })
-                .collect(),
-            default_route: Route {
-                rule: 0,
-                origin: "default action".into(),
-                filters: Arc::new([]),
-                action: compile_action(&listener.default_action, groups),
-                request_timeout: None,
-                backend_timeout: None,
-            },
-        }
-    }
-
-    /// The first rule (by priority) whose conditions all hold, else the default action.
-    pub fn route(&self, request: &RequestFacts<'_>) -> &Route {
-        self.rules
-            .iter()
-            .find(|r| r.conditions.iter().all(|c| c.holds(request)))
-            .map_or(&self.default_route, |r| &r.route)
-    }
-}
-
-fn timeout(
-    timeouts: &Option<Timeouts>,
-    pick: impl Fn(&Timeouts) -> Option<u64>,
-) -> Option<Duration> {
-    timeouts
-        .as_ref()
-        .and_then(pick)
-        .filter(|ms| *ms > 0)
-        .map(Duration::from_millis)
-}
-
-fn compile_condition(condition: &Condition) -> CompiledCondition {
+pub fn compile_condition(condition: &Condition) -> CompiledCondition {
     let patterns = |values: &[String], fold| values.iter().map(|v| Pattern::new(v, fold)).collect();
     let string_match = |kind: &MatchKind, value: &str| match kind {
         MatchKind::RegularExpression => anchored(value).map(StringMatch::Regex),
@@ -271,7 +116,7 @@ fn anchored(pattern: &str) -> Option<Regex> {
 }
 
 impl CompiledCondition {
-    fn holds(&self, r: &RequestFacts<'_>) -> bool {
+    pub fn holds(&self, r: &RequestFacts<'_>) -> bool {
         let any = |patterns: &[Pattern], text: &[u8]| patterns.iter().any(|p| p.matches(text));
         let path = || std::str::from_utf8(r.path).unwrap_or_default();
         match self {
@@ -342,71 +187,6 @@ fn percent_decoded(s: &str) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-fn compile_action(
-    action: &Action,
-    groups: &HashMap<String, Arc<TargetGroupRuntime>>,
-) -> CompiledAction {
-    match action {
-        Action::Forward {
-            target_groups,
-            unusable_weight,
-        } => CompiledAction::Forward(Arc::new(Forward {
-            backends: target_groups
-                .iter()
-                .filter_map(|w| {
-                    groups.get(&w.id).map(|g| Backend {
-                        group: g.clone(),
-                        weight: w.weight,
-                        filters: w
-                            .filters
-                            .iter()
-                            .filter_map(|f| CompiledFilter::compile(f, groups))
-                            .collect(),
-                    })
-                })
-                .collect(),
-            unusable_weight: *unusable_weight,
-        })),
-        Action::FixedResponse {
-            status_code,
-            content_type,
-            message_body,
-        } => CompiledAction::Fixed {
-            status: *status_code,
-            content_type: content_type.clone(),
-            body: Bytes::from(message_body.clone().unwrap_or_default()),
-        },
-        Action::Redirect {
-            protocol,
-            port,
-            host,
-            path,
-            query,
-            status_code,
-        } => CompiledAction::Redirect(Arc::new(Redirect {
-            protocol: protocol.clone(),
-            port: port.clone(),
-            host: host.clone(),
-            path: path.clone(),
-            query: query.clone(),
-            status: *status_code,
-        })),
-        Action::RouteRedirect {
-            scheme,
-            hostname,
-            port,
-            path,
-            status_code,
-        } => CompiledAction::RouteRedirect(Arc::new(RouteRedirect {
-            scheme: scheme.clone(),
-            hostname: hostname.clone(),
-            port: *port,
-            path: path.clone(),
-            status: *status_code,
-        })),
-    }
 }
 
 #[cfg(test)]
