@@ -1,12 +1,14 @@
-//! Pylon's load balancer model: what an Application Load Balancer (and later a VPC Lattice service
-//! network) can express, as plain data. The translator produces it; realizers make it real.
+//! Pylon's load balancer model: what an Application Load Balancer and a VPC Lattice service network
+//! ([`lattice`]) can express, as plain data. The translator produces it; realizers make it real.
 //!
 //! Ids are hierarchical and stable: `ingress/demo/web` for a load balancer,
 //! `ingress/demo/web/listener/HTTP-80` for its listener, `ingress/demo/web/tg/nginx:80` for a
 //! target group.
 
+pub mod lattice;
 mod validate;
 
+pub use lattice::ServiceNetwork;
 pub use validate::IrError;
 
 pub use ipnet::IpNet;
@@ -20,6 +22,24 @@ use std::net::IpAddr;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Ir {
     pub load_balancers: Vec<LoadBalancer>,
+    /// VPC Lattice service networks, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_networks: Vec<ServiceNetwork>,
+}
+
+impl Ir {
+    /// Everything the data plane serves: the load balancers, and each service network as one.
+    pub fn served(&self) -> Vec<std::borrow::Cow<'_, LoadBalancer>> {
+        self.load_balancers
+            .iter()
+            .map(std::borrow::Cow::Borrowed)
+            .chain(
+                self.service_networks
+                    .iter()
+                    .map(|sn| std::borrow::Cow::Owned(sn.data_plane())),
+            )
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

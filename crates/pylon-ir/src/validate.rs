@@ -33,7 +33,9 @@ impl Ir {
         let mut errors = Vec::new();
         let mut ids = BTreeSet::new();
         let mut addresses = std::collections::BTreeMap::new();
-        for lb in &self.load_balancers {
+        // Service networks are checked as the data plane serves them.
+        let served = self.served();
+        for lb in served.iter().map(|lb| &**lb) {
             if !ids.insert(lb.id.as_str()) {
                 errors.push(IrError::DuplicateLoadBalancer(lb.id.clone()));
             }

@@ -16,6 +16,8 @@ use std::str::FromStr;
 pub struct AddressPools {
     pub internet_facing: IpNet,
     pub internal: IpNet,
+    /// Where VPC Lattice service networks are served (`--lattice-pool`).
+    pub lattice: IpNet,
 }
 
 impl Default for AddressPools {
@@ -23,9 +25,13 @@ impl Default for AddressPools {
         AddressPools {
             internet_facing: IpNet::from_str("127.1.0.0/24").expect("valid default pool"),
             internal: IpNet::from_str("127.2.0.0/24").expect("valid default pool"),
+            lattice: IpNet::from_str(DEFAULT_LATTICE_POOL).expect("valid default pool"),
         }
     }
 }
+
+/// The default Lattice pool: loopback, like the load balancer pools.
+pub const DEFAULT_LATTICE_POOL: &str = "127.171.0.0/24";
 
 /// A pool that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +57,7 @@ impl AddressPools {
         Ok(AddressPools {
             internet_facing,
             internal,
+            lattice: IpNet::from_str(DEFAULT_LATTICE_POOL).expect("valid default pool"),
         })
     }
 
@@ -112,6 +119,40 @@ pub fn assign(
         }
     }
     kept
+}
+
+/// Gives every service network an address from the Lattice pool, keeping reservations (shared
+/// with the load balancers', so no two share an address).
+pub fn assign_networks(
+    networks: &mut [pylon_ir::ServiceNetwork],
+    pool: &IpNet,
+    reserved: &mut BTreeMap<String, IpAddr>,
+    problems: &mut Vec<Problem>,
+) {
+    for sn in networks.iter() {
+        if reserved.get(&sn.id).is_some_and(|a| !pool.contains(a)) {
+            reserved.remove(&sn.id);
+        }
+    }
+    let mut taken: BTreeSet<IpAddr> = reserved.values().copied().collect();
+    for sn in networks.iter_mut() {
+        if let Some(addr) = reserved.get(&sn.id) {
+            sn.address = Some(*addr);
+            continue;
+        }
+        match first_free(pool, &sn.id, &taken) {
+            Some(addr) => {
+                taken.insert(addr);
+                reserved.insert(sn.id.clone(), addr);
+                sn.address = Some(addr);
+            }
+            None => problems.push(Problem::error(
+                sn.gateways.first().cloned(),
+                None,
+                format!("no free address left in the Lattice pool {pool}: widen --lattice-pool"),
+            )),
+        }
+    }
 }
 
 /// The first free host address of `pool`, starting at a point chosen by hashing `id`.

@@ -9,13 +9,15 @@ mod address;
 mod certificates;
 mod gateway;
 mod ingress;
+mod lattice;
 mod names;
 mod restriction;
 mod status;
 mod target_group;
 
-pub use address::{AddressPools, PoolError};
+pub use address::{AddressPools, PoolError, DEFAULT_LATTICE_POOL};
 pub use gateway::{ALB_CONTROLLER, PYLON_CONTROLLER, SUPPORTED_FEATURES};
+pub use lattice::{LatticeOptions, LATTICE_CONTROLLER};
 pub use status::{ObjectStatus, Status};
 
 use pylon_ir::Ir;
@@ -35,6 +37,8 @@ pub struct Options {
     /// Addresses handed out before (load balancer id → address), kept so that addresses stay the
     /// same across restarts and across changes to other objects.
     pub reserved: BTreeMap<String, IpAddr>,
+    /// Where VPC Lattice resources live.
+    pub lattice: LatticeOptions,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
             cluster_name: "pylon".to_string(),
             pools: AddressPools::default(),
             reserved: BTreeMap::new(),
+            lattice: LatticeOptions::default(),
         }
     }
 }
@@ -88,19 +93,32 @@ pub fn translate_with(snapshot: &Snapshot, options: &Options, memo: &mut Memo) -
             None => failed.push(pylon_model::Object::Ingress(Box::new(ing.clone())).object_ref()),
         }
     }
-    let gateways = gateway::translate(snapshot, options, &mut memo.routes, &mut problems);
+    let routes = memo.routes.views(snapshot);
+    let gateways = gateway::translate(snapshot, options, &routes, &mut problems);
+    let lattice = lattice::translate(snapshot, options, &routes, &mut problems);
     load_balancers.extend(gateways.load_balancers);
     load_balancers.sort_by(|a, b| a.id.cmp(&b.id));
-    let reserved = address::assign(
+    let mut reserved = address::assign(
         &mut load_balancers,
         &options.pools,
         &options.reserved,
         &gateways.requested,
         &mut problems,
     );
-    let ir = Ir { load_balancers };
+    let mut service_networks = lattice.service_networks;
+    address::assign_networks(
+        &mut service_networks,
+        &options.pools.lattice,
+        &mut reserved,
+        &mut problems,
+    );
+    let ir = Ir {
+        load_balancers,
+        service_networks,
+    };
     let mut statuses = status::ingress_statuses(&ir, &failed);
     statuses.extend(gateways.statuses);
+    statuses.extend(lattice.statuses);
     status::fill_gateway_addresses(&ir, &mut statuses);
     statuses.sort_by(|a, b| a.object.cmp(&b.object));
     problems.sort();

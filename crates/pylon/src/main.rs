@@ -123,6 +123,18 @@ pub struct TranslateArgs {
     /// Mixed into generated load balancer and target group names, like the ALB controller's --cluster-name.
     #[arg(long, default_value = "pylon")]
     cluster_name: String,
+    /// Addresses for VPC Lattice service networks (one per network; every service of it is served there).
+    #[arg(long, default_value = pylon_translate::DEFAULT_LATTICE_POOL)]
+    lattice_pool: IpNet,
+    /// The AWS region Lattice names, ARNs and DNS names carry.
+    #[arg(long, default_value = "us-west-2")]
+    region: String,
+    /// The AWS account id Lattice ARNs carry.
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+    /// The cluster's VPC id, as Lattice headers carry it [default: vpc- and a hash of --cluster-name].
+    #[arg(long)]
+    vpc_id: Option<String>,
 }
 
 impl TranslateArgs {
@@ -131,11 +143,31 @@ impl TranslateArgs {
     }
 
     fn options(&self) -> Result<Options, String> {
+        let mut pools = AddressPools::new(self.internet_facing_pool, self.internal_pool)
+            .map_err(|e| e.to_string())?;
+        for (name, other) in [
+            ("internet-facing", self.internet_facing_pool),
+            ("internal", self.internal_pool),
+        ] {
+            if other.contains(&self.lattice_pool.network())
+                || self.lattice_pool.contains(&other.network())
+            {
+                return Err(format!(
+                    "the Lattice pool {} and the {name} pool {other} overlap",
+                    self.lattice_pool
+                ));
+            }
+        }
+        pools.lattice = self.lattice_pool;
         Ok(Options {
             cluster_name: self.cluster_name.clone(),
-            pools: AddressPools::new(self.internet_facing_pool, self.internal_pool)
-                .map_err(|e| e.to_string())?,
+            pools,
             reserved: state::load_addresses(&self.state_dir())?,
+            lattice: pylon_translate::LatticeOptions {
+                region: self.region.clone(),
+                account: self.account_id.clone(),
+                vpc_id: self.vpc_id.clone(),
+            },
         })
     }
 
@@ -276,8 +308,9 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
                 Ok(ExitCode::from(1))
             } else {
                 emit(&format!(
-                    "OK: {} load balancer(s), {} warning(s).\n",
+                    "OK: {} load balancer(s), {} service network(s), {} warning(s).\n",
                     translation.ir.load_balancers.len(),
+                    translation.ir.service_networks.len(),
                     translation.problems.len()
                 ));
                 Ok(ExitCode::SUCCESS)

@@ -48,7 +48,7 @@ impl Published {
     /// Every problem: the translation's and the data plane's.
     pub fn problems(&self) -> Vec<Problem> {
         let mut problems = self.translation.problems.clone();
-        for lb in &self.translation.ir.load_balancers {
+        for lb in &self.translation.ir.served() {
             for (port, reason) in self.unbound(lb) {
                 let protocol = lb
                     .listeners

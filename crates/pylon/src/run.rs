@@ -142,7 +142,7 @@ pub async fn run(
 /// Logs each load balancer listener once when it starts serving, with its URL.
 fn announce(p: &Published, listening: &mut BTreeSet<(String, String)>) {
     let mut now = BTreeSet::new();
-    for lb in &p.translation.ir.load_balancers {
+    for lb in &p.translation.ir.served() {
         for l in &lb.listeners {
             if let Some(ListenerState::Bound { address }) = p.apply.listeners.get(&l.id) {
                 let entry = (l.id.clone(), address.to_string());

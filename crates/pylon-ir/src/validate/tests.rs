@@ -40,6 +40,7 @@ fn every_broken_invariant_is_reported() {
     let b = lb("a", "127.0.0.2");
     let errors = Ir {
         load_balancers: vec![a, b],
+        ..Ir::default()
     }
     .validate()
     .unwrap_err();
@@ -57,7 +58,8 @@ fn a_consistent_ir_is_valid() {
     a.listeners[0].rules[0].action = Action::fixed(503, Some("x"));
     assert_eq!(
         Ir {
-            load_balancers: vec![a]
+            load_balancers: vec![a],
+            ..Ir::default()
         }
         .validate(),
         Ok(())

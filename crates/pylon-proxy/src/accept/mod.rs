@@ -17,7 +17,7 @@ use crate::upstream::balance::TargetGroupRuntime;
 use crate::upstream::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
 use arc_swap::ArcSwap;
 use h1_server::Rewind;
-use pylon_ir::{Ir, Protocol, ProtocolVersion};
+use pylon_ir::{Ir, LoadBalancer, Protocol, ProtocolVersion};
 use request::Context;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -107,30 +107,30 @@ impl Proxy {
 
     /// Makes `ir` the configuration being served and reports every listener's state.
     pub fn apply(&self, ir: &Ir) -> ApplyReport {
-        let health = self
-            .health
-            .reconcile(ir.load_balancers.iter().flat_map(|lb| {
-                lb.target_groups.values().flat_map(|tg| {
-                    tg.targets.iter().map(|t| {
-                        (
-                            tg.id.clone(),
-                            SocketAddr::new(t.ip, t.port),
-                            CheckConfig {
-                                check: tg.health_check.clone(),
-                                version: tg.protocol_version,
-                                deregistration_delay: Duration::from_secs(u64::from(
-                                    tg.deregistration_delay_seconds,
-                                )),
-                            },
-                        )
-                    })
+        let served = ir.served();
+        let health = self.health.reconcile(served.iter().flat_map(|lb| {
+            lb.target_groups.values().flat_map(|tg| {
+                tg.targets.iter().map(|t| {
+                    (
+                        tg.id.clone(),
+                        SocketAddr::new(t.ip, t.port),
+                        CheckConfig {
+                            check: tg.health_check.clone(),
+                            version: tg.protocol_version,
+                            deregistration_delay: Duration::from_secs(u64::from(
+                                tg.deregistration_delay_seconds,
+                            )),
+                        },
+                    )
                 })
-            }));
+            })
+        }));
         let mut report = ApplyReport::default();
         let mut bound = self.bound.lock().expect("listeners lock");
         let mut desired: HashMap<SocketAddr, (CompiledListener, Option<Arc<Certificates>>)> =
             HashMap::new();
-        for lb in &ir.load_balancers {
+        for lb in &served {
+            let lb: &LoadBalancer = lb;
             let groups: HashMap<String, Arc<TargetGroupRuntime>> = lb
                 .target_groups
                 .values()

@@ -13,7 +13,7 @@ mod listeners;
 mod load_balancer;
 mod precedence;
 mod restrictions;
-mod routes;
+pub(crate) mod routes;
 mod rules;
 pub mod status;
 
@@ -126,7 +126,7 @@ pub use routes::Memo;
 pub fn translate(
     snapshot: &Snapshot,
     options: &Options,
-    memo: &mut Memo,
+    routes: &[std::sync::Arc<RouteView>],
     problems: &mut Vec<Problem>,
 ) -> Output {
     let mut out = Output::default();
@@ -138,7 +138,6 @@ pub fn translate(
             Some(GatewayBuild::new(gw, class, snapshot, options))
         })
         .collect();
-    let routes = memo.views(snapshot);
     let mut attachments: BTreeSet<(usize, usize, usize)> = BTreeSet::new();
     // Target groups resolved while checking references, per Gateway: every route that names the
     // same Service resolves it once.
@@ -255,7 +254,7 @@ pub fn translate(
             .filter(|(g, _, _)| *g == gi)
             .map(|(_, l, r)| (*l, *r))
             .collect();
-        if let Some(lb) = gb.load_balancer(&attached, &routes, snapshot, options, problems) {
+        if let Some(lb) = gb.load_balancer(&attached, routes, snapshot, options, problems) {
             if let Some(ip) = gb.requested {
                 out.requested.insert(lb.id.clone(), ip);
             }

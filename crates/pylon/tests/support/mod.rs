@@ -130,6 +130,8 @@ impl Env {
             format!("127.{}.1.0/24", self.net),
             "--internal-pool".into(),
             format!("127.{}.2.0/24", self.net),
+            "--lattice-pool".into(),
+            format!("127.{}.4.0/24", self.net),
             "--state-dir".into(),
             self.state().display().to_string(),
         ]

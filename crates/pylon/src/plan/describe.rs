@@ -1,80 +1,11 @@
-//! `pylon plan`: the IR as a tree, the way the AWS console shows an Application Load Balancer.
+//! One-line descriptions of conditions, filters and actions, as the console writes them.
 
-use pylon_ir::{
-    Action, Condition, Filter, HeaderModifier, HealthCheckPort, LoadBalancer, MatchKind,
-    PathModifier, TargetGroup,
-};
-use pylon_model::Problem;
-use pylon_translate::Translation;
-use std::fmt::Write;
+use pylon_ir::{Action, Condition, Filter, HeaderModifier, MatchKind, PathModifier, TargetGroup};
 
-pub fn render(translation: &Translation) -> String {
-    let mut out = String::new();
-    if translation.ir.load_balancers.is_empty() {
-        out.push_str("No load balancers.\n");
-    }
-    for lb in &translation.ir.load_balancers {
-        load_balancer(&mut out, lb);
-    }
-    problems(&mut out, &translation.problems);
-    out
-}
+/// Finds a target group by id, for its name.
+pub type Groups<'a> = dyn Fn(&str) -> Option<&'a TargetGroup> + 'a;
 
-fn load_balancer(out: &mut String, lb: &LoadBalancer) {
-    let address = lb
-        .address
-        .map_or("(no address)".to_string(), |a| a.to_string());
-    let _ = writeln!(out, "Load balancer {}  ({})", lb.name, lb.origin);
-    let _ = writeln!(
-        out,
-        "  scheme {}, address {address}, idle timeout {}s",
-        lb.scheme.as_str(),
-        lb.attributes.idle_timeout_seconds
-    );
-    for listener in &lb.listeners {
-        let _ = writeln!(
-            out,
-            "  Listener {}:{}",
-            listener.protocol.as_str(),
-            listener.port
-        );
-        for rule in &listener.rules {
-            let conditions: Vec<String> = rule.conditions.iter().map(condition).collect();
-            let mut action = action(lb, &rule.action);
-            for f in rule.filters.iter().rev() {
-                action = format!("{}, then {action}", filter(f, lb));
-            }
-            if let Some(t) = &rule.timeouts {
-                if let Some(ms) = t.request_ms {
-                    action.push_str(&format!(" (request timeout {ms} ms)"));
-                }
-                if let Some(ms) = t.backend_request_ms {
-                    action.push_str(&format!(" (backend timeout {ms} ms)"));
-                }
-            }
-            let _ = writeln!(
-                out,
-                "    {:>7}  IF {}\n             THEN {}\n             from {}, {}",
-                rule.priority,
-                conditions.join(" AND "),
-                action,
-                rule.origin.object,
-                rule.origin.field
-            );
-        }
-        let _ = writeln!(
-            out,
-            "    default  THEN {}",
-            action(lb, &listener.default_action)
-        );
-    }
-    for tg in lb.target_groups.values() {
-        target_group(out, tg);
-    }
-    out.push('\n');
-}
-
-fn condition(c: &Condition) -> String {
+pub fn condition(c: &Condition) -> String {
     let list = |values: &[String]| values.join(" or ");
     match c {
         Condition::HostHeader { values } => format!("host is {}", list(values)),
@@ -116,7 +47,7 @@ fn match_kind(kind: MatchKind) -> &'static str {
     }
 }
 
-fn filter(f: &Filter, lb: &LoadBalancer) -> String {
+pub fn filter(f: &Filter, groups: &Groups<'_>) -> String {
     let headers = |m: &HeaderModifier| {
         let mut parts: Vec<String> = Vec::new();
         parts.extend(m.set.iter().map(|h| format!("set {}: {}", h.name, h.value)));
@@ -157,9 +88,7 @@ fn filter(f: &Filter, lb: &LoadBalancer) -> String {
             numerator,
             denominator,
         } => {
-            let name = lb
-                .target_group(target_group)
-                .map_or(target_group.as_str(), |tg| tg.name.as_str());
+            let name = groups(target_group).map_or(target_group.as_str(), |tg| tg.name.as_str());
             format!("mirror {numerator}/{denominator} to {name}")
         }
     }
@@ -175,7 +104,7 @@ fn path_modifier(p: &PathModifier) -> String {
     }
 }
 
-fn action(lb: &LoadBalancer, a: &Action) -> String {
+pub fn action(groups: &Groups<'_>, a: &Action) -> String {
     match a {
         Action::Forward {
             target_groups,
@@ -185,16 +114,14 @@ fn action(lb: &LoadBalancer, a: &Action) -> String {
             let mut names: Vec<String> = target_groups
                 .iter()
                 .map(|w| {
-                    let name = lb
-                        .target_group(&w.id)
-                        .map_or(w.id.as_str(), |tg| tg.name.as_str());
+                    let name = groups(&w.id).map_or(w.id.as_str(), |tg| tg.name.as_str());
                     let mut text = if weighted {
                         format!("{name} (weight {})", w.weight)
                     } else {
                         name.to_string()
                     };
                     for f in &w.filters {
-                        text.push_str(&format!(" [{}]", filter(f, lb)));
+                        text.push_str(&format!(" [{}]", filter(f, groups)));
                     }
                     text
                 })
@@ -247,60 +174,5 @@ fn action(lb: &LoadBalancer, a: &Action) -> String {
             query,
             status_code,
         } => format!("redirect {status_code} to {protocol}://{host}:{port}{path}?{query}"),
-    }
-}
-
-fn target_group(out: &mut String, tg: &TargetGroup) {
-    let hc = &tg.health_check;
-    let hc_port = match hc.port {
-        HealthCheckPort::TrafficPort => "traffic-port".to_string(),
-        HealthCheckPort::Port(p) => p.to_string(),
-    };
-    let _ = writeln!(
-        out,
-        "  Target group {}  ({} port {})",
-        tg.name, tg.service, tg.service_port
-    );
-    let _ = writeln!(
-        out,
-        "    target type {}, protocol {}, port {}",
-        tg.target_type.as_str(),
-        tg.protocol.as_str(),
-        tg.port
-    );
-    let _ = writeln!(
-        out,
-        "    health check {} {hc_port} {}, every {}s, timeout {}s, healthy {}, unhealthy {}, codes {}",
-        hc.protocol.as_str(),
-        hc.path,
-        hc.interval_seconds,
-        hc.timeout_seconds,
-        hc.healthy_threshold,
-        hc.unhealthy_threshold,
-        hc.success_codes
-    );
-    if tg.targets.is_empty() {
-        let _ = writeln!(out, "    (no targets)");
-    }
-    for t in &tg.targets {
-        let addr = std::net::SocketAddr::new(t.ip, t.port);
-        match &t.name {
-            Some(name) => {
-                let _ = writeln!(out, "    target {addr}  {name}");
-            }
-            None => {
-                let _ = writeln!(out, "    target {addr}");
-            }
-        }
-    }
-}
-
-fn problems(out: &mut String, problems: &[Problem]) {
-    if problems.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "Problems:");
-    for p in problems {
-        let _ = writeln!(out, "  {p}");
     }
 }

@@ -1,0 +1,209 @@
+//! What a VPC Lattice service network can express: services with their own DNS names, each with
+//! listeners, ordered rules and target groups, all behind one data-plane address per network.
+
+use crate::{
+    Action, Condition, Filter, HeaderModifier, HeaderValue, Listener, LoadBalancer,
+    LoadBalancerAttributes, Rule, RuleOrigin, Scheme, TargetGroup,
+};
+use pylon_model::ObjectRef;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// A service network: the Gateways of one name (in any namespace) and the services of the routes
+/// attached to them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceNetwork {
+    /// `sn-` and 17 hex digits, derived from the name.
+    pub id: String,
+    pub name: String,
+    pub arn: String,
+    /// The Gateways that make it, sorted.
+    pub gateways: Vec<ObjectRef>,
+    /// Where every service of the network is served; `None` when the pool is exhausted.
+    pub address: Option<IpAddr>,
+    /// The VPC of the cluster the network is served in, as requests from it carry it.
+    pub source_vpc: String,
+    pub source_vpc_arn: String,
+    /// Sorted by name.
+    pub services: Vec<Service>,
+}
+
+/// A Lattice service: one route, with its generated DNS name and an optional custom domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    /// `svc-` and 17 hex digits.
+    pub id: String,
+    pub name: String,
+    pub arn: String,
+    /// The route it was made from.
+    pub origin: ObjectRef,
+    /// `<name>-<17 hex>.<7 hex>.vpc-lattice-svcs.<region>.on.aws`.
+    pub dns_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_domain: Option<String>,
+    /// How long a request may wait on its target (`idleTimeoutSeconds`).
+    pub idle_timeout_seconds: u32,
+    /// Sorted by port.
+    pub listeners: Vec<Listener>,
+    pub target_groups: BTreeMap<String, LatticeTargetGroup>,
+}
+
+/// A target group with its Lattice ARN.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LatticeTargetGroup {
+    pub arn: String,
+    #[serde(flatten)]
+    pub group: TargetGroup,
+}
+
+/// Headers a target gets from Lattice; clients' own values of them are never passed on.
+pub const LATTICE_HEADERS: [&str; 5] = [
+    "x-amzn-lattice-identity",
+    "x-amzn-lattice-identity-tags",
+    "x-amzn-lattice-network",
+    "x-amzn-lattice-target",
+    "x-amzn-source-vpc",
+];
+
+impl Service {
+    /// The names a request may carry in `Host` (or SNI) for this service.
+    pub fn host_names(&self) -> Vec<String> {
+        std::iter::once(self.dns_name.clone())
+            .chain(self.custom_domain.clone())
+            .collect()
+    }
+}
+
+impl ServiceNetwork {
+    /// The network as the data plane serves it: one listener per port at the network's address;
+    /// each service's rules, behind a condition on its host names and ending in its own default
+    /// action, in the order of the services; every backend adds the headers Lattice adds.
+    pub fn data_plane(&self) -> LoadBalancer {
+        let mut listeners: BTreeMap<u16, Listener> = BTreeMap::new();
+        let mut target_groups = BTreeMap::new();
+        let mut idle_timeout = LoadBalancerAttributes::default().idle_timeout_seconds;
+        for service in &self.services {
+            idle_timeout = idle_timeout.max(service.idle_timeout_seconds);
+            for tg in service.target_groups.values() {
+                target_groups.insert(tg.group.id.clone(), tg.group.clone());
+            }
+            let host = Condition::HostHeader {
+                values: service.host_names(),
+            };
+            for listener in &service.listeners {
+                let out = listeners.entry(listener.port).or_insert_with(|| Listener {
+                    id: format!("{}/listener/{}", self.id, listener.port),
+                    protocol: listener.protocol,
+                    port: listener.port,
+                    rules: Vec::new(),
+                    // A name no service of the network has.
+                    default_action: Action::FixedResponse {
+                        status_code: 404,
+                        content_type: "text/plain".into(),
+                        message_body: Some("Not Found\n".into()),
+                    },
+                    certificates: Vec::new(),
+                });
+                out.certificates
+                    .extend(listener.certificates.iter().cloned());
+                let rules = listener.rules.iter().map(|r| {
+                    (
+                        r.conditions.clone(),
+                        &r.action,
+                        r.origin.clone(),
+                        r.timeouts.clone(),
+                    )
+                });
+                let default = (
+                    Vec::new(),
+                    &listener.default_action,
+                    RuleOrigin {
+                        object: service.origin.clone(),
+                        field: format!("listener {} default action", listener.port),
+                    },
+                    None,
+                );
+                for (conditions, action, origin, timeouts) in rules.chain(std::iter::once(default))
+                {
+                    let priority = out.rules.len() as u32 + 1;
+                    out.rules.push(Rule {
+                        priority,
+                        origin,
+                        conditions: std::iter::once(host.clone()).chain(conditions).collect(),
+                        filters: Vec::new(),
+                        timeouts,
+                        action: self.with_headers(service, action),
+                    });
+                }
+            }
+        }
+        LoadBalancer {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            origin: self
+                .gateways
+                .first()
+                .cloned()
+                .unwrap_or_else(|| ObjectRef::new(pylon_model::Kind::Gateway, None, &self.name)),
+            scheme: Scheme::Internal,
+            address: self.address,
+            attributes: LoadBalancerAttributes {
+                idle_timeout_seconds: idle_timeout,
+            },
+            listeners: listeners.into_values().collect(),
+            target_groups,
+        }
+    }
+
+    /// A forward with each target group's Lattice headers set (replacing any a client sent);
+    /// other actions as they are.
+    fn with_headers(&self, service: &Service, action: &Action) -> Action {
+        let Action::Forward {
+            target_groups,
+            unusable_weight,
+        } = action
+        else {
+            return action.clone();
+        };
+        let mut target_groups = target_groups.clone();
+        for backend in &mut target_groups {
+            let arn = service
+                .target_groups
+                .get(&backend.id)
+                .map_or("-", |tg| tg.arn.as_str());
+            let set = |name: &str, value: String| HeaderValue {
+                name: name.to_string(),
+                value,
+            };
+            backend
+                .filters
+                .push(Filter::RequestHeaderModifier(HeaderModifier {
+                    set: vec![
+                        set(
+                            "x-amzn-lattice-network",
+                            format!("SourceVpcArn={}", self.source_vpc_arn),
+                        ),
+                        set(
+                            "x-amzn-lattice-target",
+                            format!(
+                                "ServiceArn={}; ServiceNetworkArn={}; TargetGroupArn={arn}",
+                                service.arn, self.arn
+                            ),
+                        ),
+                        set("x-amzn-source-vpc", self.source_vpc.clone()),
+                    ],
+                    add: Vec::new(),
+                    // Anonymous requests carry no identity.
+                    remove: LATTICE_HEADERS[..2].iter().map(|h| h.to_string()).collect(),
+                }));
+        }
+        Action::Forward {
+            target_groups,
+            unusable_weight: *unusable_weight,
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! A VPC Lattice service network as the Lattice console shows it: the network, its services with
+//! their DNS names, each service's listeners and rules, its target groups and their targets.
+
+use super::{listener, target_group};
+use pylon_ir::lattice::{Service, ServiceNetwork};
+use std::fmt::Write;
+
+pub fn service_network(out: &mut String, sn: &ServiceNetwork) {
+    let gateways: Vec<String> = sn.gateways.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        out,
+        "Service network {}  {}  ({})",
+        sn.name,
+        sn.id,
+        gateways.join(", ")
+    );
+    let address = sn
+        .address
+        .map_or("(no address)".to_string(), |a| a.to_string());
+    let _ = writeln!(out, "  arn {}", sn.arn);
+    let _ = writeln!(
+        out,
+        "  data-plane address {address}, associated VPC {}",
+        sn.source_vpc
+    );
+    if sn.services.is_empty() {
+        let _ = writeln!(out, "  (no services)");
+    }
+    for service in &sn.services {
+        self::service(out, service);
+    }
+    out.push('\n');
+}
+
+fn service(out: &mut String, service: &Service) {
+    let _ = writeln!(
+        out,
+        "  Service {}  {}  ({})",
+        service.name, service.id, service.origin
+    );
+    let _ = writeln!(out, "    arn {}", service.arn);
+    let _ = writeln!(out, "    DNS name {}", service.dns_name);
+    if let Some(domain) = &service.custom_domain {
+        let _ = writeln!(out, "    custom domain {domain}");
+    }
+    let _ = writeln!(out, "    idle timeout {}s", service.idle_timeout_seconds);
+    let groups = |id: &str| service.target_groups.get(id).map(|tg| &tg.group);
+    for l in &service.listeners {
+        listener(out, "    ", l, &groups);
+    }
+    for tg in service.target_groups.values() {
+        target_group(out, "    ", &tg.group);
+        let _ = writeln!(out, "      arn {}", tg.arn);
+    }
+}
