@@ -78,7 +78,7 @@ YAML
 
 PYLON_LOG=${PYLON_LOG:-warn} target/release/pylon run --kube --admin 127.90.0.1:9901 \
   --internet-facing-pool 127.90.1.0/24 --internal-pool 127.90.2.0/24 --state-dir "$work/state" \
-  --identity bench 2>"${PYLON_BENCH_LOG:-$work/pylon.log}" &
+  --identity bench --dns-listen off 2>"${PYLON_BENCH_LOG:-$work/pylon.log}" &
 pylon=$!
 pids+=($pylon)
 address=""

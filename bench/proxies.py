@@ -335,6 +335,7 @@ spec:
             "--internet-facing-pool", "127.0.0.99/32",
             "--state-dir", os.path.join(work, f"{name}-{routes}-state"),
             "--admin", f"127.0.0.1:{admin_port}",
+            "--dns-listen", "off",
         ],
         f"{work}/{name}-{routes}.log",
         env={**os.environ, "PYLON_LOG": "warn"},

@@ -2,6 +2,7 @@
 //! manifests.
 
 mod admin;
+mod dns;
 mod kube_status;
 mod leader;
 mod plan;
@@ -62,6 +63,10 @@ enum Command {
         /// Proxy threads serving connections [default: one per core].
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         workers: Option<u16>,
+        /// Where DNS (UDP and TCP) answers for the Lattice services' names, or `off`. Keep it on
+        /// loopback, or point a resolver's `on.aws` stub at it.
+        #[arg(long, default_value = "127.0.0.1:5353", value_parser = dns_listen)]
+        dns_listen: DnsListen,
     },
     /// Print the load balancers the manifests make, as a tree (or as JSON or YAML).
     Plan {
@@ -227,6 +232,20 @@ fn small_heap() {
 #[cfg(not(target_os = "linux"))]
 fn small_heap() {}
 
+/// `--dns-listen`: an address, or `off`.
+#[derive(Clone, Debug)]
+struct DnsListen(Option<SocketAddr>);
+
+fn dns_listen(value: &str) -> Result<DnsListen, String> {
+    if value == "off" {
+        return Ok(DnsListen(None));
+    }
+    value
+        .parse()
+        .map(|a| DnsListen(Some(a)))
+        .map_err(|e| format!("{value:?} is neither an address (127.0.0.1:5353) nor off: {e}"))
+}
+
 fn dispatch(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Run {
@@ -238,6 +257,7 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             workers,
             access_log,
             header_read_timeout,
+            dns_listen,
         } => {
             if !translate.kube {
                 small_heap();
@@ -282,7 +302,7 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
                 access_log,
                 header_read_timeout: std::time::Duration::from_secs(header_read_timeout),
             };
-            runtime.block_on(run::run(&translate, admin, election, proxy))?;
+            runtime.block_on(run::run(&translate, admin, election, proxy, dns_listen.0))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { translate, output } => {

@@ -2,6 +2,7 @@
 //! balancer, and publish statuses on the admin endpoint.
 
 use crate::admin::{self, Admin};
+use crate::dns::{self, Dns};
 use crate::report::Published;
 use crate::{kube_status, leader, state, TranslateArgs};
 use arc_swap::ArcSwap;
@@ -29,6 +30,7 @@ pub async fn run(
     admin_addr: SocketAddr,
     election: leader::Election,
     proxy_options: ProxyOptions,
+    dns_listen: Option<SocketAddr>,
 ) -> Result<(), String> {
     let mut options = args.options()?;
     let state_dir = args.state_dir();
@@ -70,6 +72,8 @@ pub async fn run(
     let mut translation = Arc::new(Translation::default());
     let mut retranslate = true;
     let mut memo = Memo::default();
+    let mut dns = Dns::new(dns_listen);
+    let zones = vec![dns::lattice_zone(&options.lattice.region)];
     loop {
         if retranslate {
             snapshot = snapshots.borrow_and_update().clone();
@@ -87,7 +91,8 @@ pub async fn run(
         let started = std::time::Instant::now();
         let apply = proxy.apply(&translation.ir);
         tracing::debug!(elapsed = ?started.elapsed(), "applied");
-        let unbound = apply.listeners.values().any(|s| matches!(s, ListenerState::NotBound { reason } if reason.starts_with("cannot bind")));
+        let dns_bound = dns.serve(&translation.ir, zones.clone()).await;
+        let unbound = !dns_bound || apply.listeners.values().any(|s| matches!(s, ListenerState::NotBound { reason } if reason.starts_with("cannot bind")));
         let next = Published {
             generation,
             translation: translation.clone(),
@@ -136,6 +141,7 @@ pub async fn run(
         leader::release(client, &election).await;
     }
     proxy.shutdown(SHUTDOWN_GRACE).await;
+    dns.shutdown().await;
     Ok(())
 }
 

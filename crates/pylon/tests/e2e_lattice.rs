@@ -4,6 +4,7 @@
 
 mod support;
 
+use hickory_server::proto::rr::RecordType;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -47,6 +48,21 @@ fn address(sn: &Value, port: u16) -> SocketAddr {
     SocketAddr::new(sn["address"].as_str().unwrap().parse().unwrap(), port)
 }
 
+/// What Pylon's DNS answers for `name` (A records), over UDP or TCP: (response code, addresses).
+fn resolve(env: &Env, name: &str, tcp: bool) -> (String, Vec<std::net::IpAddr>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime
+        .block_on(pylon_dns::client::ask(env.dns(), tcp, name, RecordType::A))
+        .unwrap();
+    (
+        answer.metadata.response_code.to_string(),
+        pylon_dns::client::addresses(&answer),
+    )
+}
+
 fn header<'a>(reply: &'a Value, name: &str) -> Option<&'a str> {
     reply["headers"][name].as_str()
 }
@@ -87,6 +103,19 @@ fn seed_lattice_route_answers_by_its_dns_name_with_lattice_headers() {
         dns.starts_with("nginx-lattice-route-demo-"),
         "generated name: {dns}"
     );
+    // The generated name resolves, through Pylon, to the service network's address.
+    for tcp in [false, true] {
+        let (code, addresses) = resolve(&env, dns, tcp);
+        assert_eq!((code.as_str(), addresses), ("No Error", vec![lb.ip()]));
+    }
+    let (code, _) = resolve(
+        &env,
+        "gone-0123.7d67968.vpc-lattice-svcs.us-west-2.on.aws",
+        false,
+    );
+    assert_eq!(code, "Non-Existent Domain");
+    let (code, _) = resolve(&env, "example.com", true);
+    assert_eq!(code, "Query Refused");
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..4 {
         let reply = http_request(

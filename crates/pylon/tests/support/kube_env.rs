@@ -124,6 +124,8 @@ impl KubeEnv {
             .args(["--internet-facing-pool", &format!("127.{}.1.0/24", env.net)])
             .args(["--internal-pool", &format!("127.{}.2.0/24", env.net)])
             .args(["--state-dir", &env.state().display().to_string()])
+            .args(["--lattice-pool", &format!("127.{}.4.0/24", env.net)])
+            .args(["--dns-listen", &env.dns().to_string()])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .stderr(std::fs::File::create(&log).unwrap())

@@ -80,6 +80,11 @@ impl Env {
         format!("127.{}.0.1:9901", self.net).parse().unwrap()
     }
 
+    /// Where this test's `pylon run` answers DNS.
+    pub fn dns(&self) -> SocketAddr {
+        format!("127.{}.0.53:5353", self.net).parse().unwrap()
+    }
+
     pub fn backend_ip(&self, host: u8) -> String {
         format!("127.{}.3.{host}", self.net)
     }
@@ -157,6 +162,7 @@ impl Env {
             .arg("run")
             .args(self.translate_args())
             .args(["--admin", &self.admin().to_string()])
+            .args(["--dns-listen", &self.dns().to_string()])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log_file)
