@@ -21,7 +21,7 @@ pub use lattice::{LatticeOptions, LATTICE_CONTROLLER};
 pub use status::{ObjectStatus, Status};
 
 use pylon_ir::Ir;
-use pylon_model::{Problem, Snapshot};
+use pylon_model::{ObjectRef, Problem, Snapshot};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -61,9 +61,21 @@ pub struct Translation {
     pub statuses: Vec<ObjectStatus>,
     /// Everything wrong with the input (the source's findings included), sorted.
     pub problems: Vec<Problem>,
+    /// Annotations Pylon writes on objects, as the AWS controllers write them (a Lattice
+    /// service's domain name and ARN on its route), sorted by object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<ObjectAnnotations>,
     /// Address reservations after this translation: persist them and pass them back next time.
     #[serde(skip)]
     pub reserved: BTreeMap<String, IpAddr>,
+}
+
+/// The annotations Pylon writes on one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectAnnotations {
+    #[serde(flatten)]
+    pub object: ObjectRef,
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// What one translation keeps for the next: work derived from a single object, reused while
@@ -121,12 +133,15 @@ pub fn translate_with(snapshot: &Snapshot, options: &Options, memo: &mut Memo) -
     statuses.extend(lattice.statuses);
     status::fill_gateway_addresses(&ir, &mut statuses);
     statuses.sort_by(|a, b| a.object.cmp(&b.object));
+    status::merge_route_parents(&mut statuses);
+    let annotations = lattice::written_annotations(&ir);
     problems.sort();
     problems.dedup();
     Translation {
         ir,
         statuses,
         problems,
+        annotations,
         reserved,
     }
 }

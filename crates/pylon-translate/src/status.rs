@@ -29,6 +29,23 @@ pub enum Status {
     Route(RouteStatus),
 }
 
+/// One status per route: the parents of a route that both the ALB and the Lattice class serve
+/// come together (`statuses` sorted by object).
+pub fn merge_route_parents(statuses: &mut Vec<ObjectStatus>) {
+    statuses.dedup_by(|next, kept| {
+        if next.object != kept.object {
+            return false;
+        }
+        match (&mut kept.status, &mut next.status) {
+            (Status::Route(kept), Status::Route(next)) => {
+                kept.parents.append(&mut next.parents);
+                true
+            }
+            _ => false,
+        }
+    });
+}
+
 /// `PortStatus.error` for a listener that could not be bound (CamelCase, as the field asks).
 pub const LISTENER_NOT_BOUND: &str = "ListenerNotBound";
 

@@ -10,7 +10,9 @@ use pylon_model::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use pylon_model::k8s_openapi::jiff::Timestamp;
 use pylon_model::Problem;
 use pylon_model::{Kind, Object, ObjectRef, Snapshot};
-use pylon_translate::{ObjectStatus, ALB_CONTROLLER, PYLON_CONTROLLER};
+use pylon_translate::{
+    ObjectAnnotations, ObjectStatus, ALB_CONTROLLER, LATTICE_CONTROLLER, PYLON_CONTROLLER,
+};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -33,6 +35,8 @@ pub struct Desired {
     /// Problems found; each new error on an object becomes a Warning Event on it.
     pub problems: Vec<Problem>,
     pub snapshot: Arc<Snapshot>,
+    /// Annotations to apply on objects (a Lattice service's name and ARN on its route).
+    pub annotations: Vec<ObjectAnnotations>,
 }
 
 /// Writes the latest desired statuses whenever they change, while this replica leads.
@@ -47,11 +51,13 @@ pub async fn write_statuses(
     // The desired statuses already in the API server: unchanged ones cost nothing next time.
     let mut settled: BTreeMap<ObjectRef, (String, ObjectStatus)> = BTreeMap::new();
     let mut reported: BTreeSet<Problem> = BTreeSet::new();
+    let mut annotated: BTreeMap<ObjectRef, (String, BTreeMap<String, String>)> = BTreeMap::new();
     loop {
         if !*leading.borrow_and_update() {
             // A follower writes nothing; when it leads it checks everything again.
             written.clear();
             settled.clear();
+            annotated.clear();
             tokio::select! {
                 r = leading.changed() => if r.is_err() { return },
                 r = desired.changed() => if r.is_err() { return },
@@ -108,6 +114,33 @@ pub async fn write_statuses(
                     Err(e) => {
                         failed = true;
                         tracing::warn!(object = %status.object, error = %e, "cannot write status");
+                    }
+                }
+            }
+            for wanted in &d.annotations {
+                let Some(object) = d.snapshot.get(&wanted.object) else {
+                    continue;
+                };
+                let uid = object.metadata().uid.clone().unwrap_or_default();
+                let has = object.metadata().annotations.clone().unwrap_or_default();
+                let done = annotated
+                    .get(&wanted.object)
+                    .is_some_and(|(u, a)| *u == uid && *a == wanted.annotations)
+                    || wanted
+                        .annotations
+                        .iter()
+                        .all(|(k, v)| has.get(k) == Some(v));
+                if done {
+                    annotated.insert(wanted.object.clone(), (uid, wanted.annotations.clone()));
+                    continue;
+                }
+                match annotate(&client, &wanted.object, &wanted.annotations).await {
+                    Ok(()) => {
+                        annotated.insert(wanted.object.clone(), (uid, wanted.annotations.clone()));
+                    }
+                    Err(e) => {
+                        failed = true;
+                        tracing::warn!(object = %wanted.object, error = %e, "cannot write annotations");
                     }
                 }
             }
@@ -245,9 +278,6 @@ fn next_status(status: &ObjectStatus, existing: &Value) -> Option<Value> {
                 stamp(&mut p["conditions"], &old);
             }
             // Other controllers' entries stay; Pylon's entries for parents it no longer serves go.
-            let ours = |b: &Value| {
-                b["controllerName"] == PYLON_CONTROLLER || b["controllerName"] == ALB_CONTROLLER
-            };
             let mut parents: Vec<Value> = before.into_iter().filter(|b| !ours(b)).collect();
             parents.extend(next["parents"].as_array().cloned().unwrap_or_default());
             next["parents"] = Value::Array(parents);
@@ -259,7 +289,9 @@ fn next_status(status: &ObjectStatus, existing: &Value) -> Option<Value> {
 
 /// Whether a route status entry is written by one of Pylon's controllers.
 fn ours(parent: &Value) -> bool {
-    parent["controllerName"] == PYLON_CONTROLLER || parent["controllerName"] == ALB_CONTROLLER
+    [PYLON_CONTROLLER, ALB_CONTROLLER, LATTICE_CONTROLLER]
+        .iter()
+        .any(|c| parent["controllerName"] == *c)
 }
 
 /// Whether two statuses differ only in condition transition times.
@@ -340,6 +372,30 @@ fn api(client: &Client, object: &ObjectRef) -> Option<Api<DynamicObject>> {
 async fn current_status(client: &Client, object: &ObjectRef) -> Option<Value> {
     let current = api(client, object)?.get(&object.name).await.ok()?;
     Some(current.data.get("status").cloned().unwrap_or(Value::Null))
+}
+
+/// Server-side apply of `annotations` on the object itself (not its status).
+async fn annotate(
+    client: &Client,
+    object: &ObjectRef,
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), kube::Error> {
+    let (Some(kind), Some(api)) = (Kind::from_name(&object.kind), api(client, object)) else {
+        return Ok(());
+    };
+    let resource = pylon_source::resource(kind);
+    let patch = json!({
+        "apiVersion": resource.api_version,
+        "kind": resource.kind,
+        "metadata": {"name": object.name, "annotations": annotations},
+    });
+    api.patch(
+        &object.name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn apply(client: &Client, object: &ObjectRef, status: &Value) -> Result<(), kube::Error> {

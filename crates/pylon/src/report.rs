@@ -23,7 +23,15 @@ pub struct Published {
 pub struct ObjectView {
     #[serde(flatten)]
     pub status: ObjectStatus,
+    /// The annotations Pylon writes on the object (kube mode: on the object itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
     pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Metadata {
+    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,8 +92,17 @@ impl Published {
                     .find(|lb| lb.origin == status.object)
                     .map(|lb| self.unbound(lb))
                     .unwrap_or_default();
+                let metadata = self
+                    .translation
+                    .annotations
+                    .iter()
+                    .find(|a| a.object == status.object)
+                    .map(|a| Metadata {
+                        annotations: a.annotations.clone(),
+                    });
                 ObjectView {
                     status: status.clone().with_unbound_ports(&unbound),
+                    metadata,
                     problems: problems
                         .iter()
                         .filter(|p| p.object.as_ref() == Some(&status.object))

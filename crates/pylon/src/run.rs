@@ -119,6 +119,7 @@ pub async fn run(
                 statuses,
                 problems: reported.iter().cloned().collect(),
                 snapshot: snapshot.clone(),
+                annotations: next.translation.annotations.clone(),
             })));
         }
         // The previous translation is freed on another thread: a large one takes milliseconds.

@@ -167,6 +167,36 @@ fn seed_lattice_route_answers_by_its_dns_name_with_lattice_headers() {
         assert_eq!(header(&json, "x-forwarded-port"), Some("80"));
     }
     assert_eq!(seen.len(), 2, "both pods answer: {seen:?}");
+    // The route's status and the annotations the controller writes, on the admin endpoint.
+    let status = env.status();
+    let route = status["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "HTTPRoute" && o["name"] == "nginx-lattice-route")
+        .unwrap_or_else(|| panic!("no route status: {status}"));
+    let annotations = &route["metadata"]["annotations"];
+    assert_eq!(
+        annotations["application-networking.k8s.aws/lattice-assigned-domain-name"],
+        dns
+    );
+    assert_eq!(
+        annotations["application-networking.k8s.aws/lattice-service-arn"],
+        service["arn"]
+    );
+    let parent = &route["status"]["parents"][0];
+    assert_eq!(
+        parent["controllerName"],
+        "application-networking.k8s.aws/gateway-api-controller"
+    );
+    assert!(
+        parent["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Accepted" && c["status"] == "True"),
+        "{parent}"
+    );
     // A name no service of the network has.
     let other = http_get(
         lb,

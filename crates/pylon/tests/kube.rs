@@ -228,9 +228,8 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
     kube.kubectl_apply(&backends);
     kube.kubectl_apply(&std::fs::read_to_string(format!("{example}/01-ingress-alb.yaml")).unwrap());
     kube.kubectl_apply(&std::fs::read_to_string(format!("{example}/02-gateway-alb.yaml")).unwrap());
-    // The seed's Lattice class belongs to another controller.
     kube.kubectl_apply(
-        "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: GatewayClass\nmetadata: {name: amazon-vpc-lattice}\nspec: {controllerName: application-networking.k8s.aws/gateway-api-controller}\n",
+        &std::fs::read_to_string(format!("{example}/03-gateway-lattice.yaml")).unwrap(),
     );
 
     let env = Env::new(51);
@@ -303,12 +302,69 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
         "True"
     );
     let lattice = kube.get(&["gatewayclass", "amazon-vpc-lattice"]);
-    assert!(
-        lattice["status"]["conditions"].as_array().is_none_or(|c| c
-            .iter()
-            .all(|c| c["reason"] != "Accepted" || c["status"] != "True")),
-        "another controller's class is left alone: {}",
+    assert_eq!(
+        condition(&lattice["status"]["conditions"], "Accepted").unwrap()["status"],
+        "True",
+        "{}",
         lattice["status"]
+    );
+    // The Lattice route: its service's name and ARN as annotations, its status, and its pods
+    // through the generated DNS name, resolved by Pylon.
+    let annotation = "application-networking.k8s.aws/lattice-assigned-domain-name";
+    let mut dns = String::new();
+    wait_until(
+        Duration::from_secs(5),
+        || {
+            let route = kube.get(&["httproute", "-n", "demo", "nginx-lattice-route"]);
+            dns = route["metadata"]["annotations"][annotation]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            !dns.is_empty()
+        },
+        || "the Lattice route never got its domain name annotation".into(),
+    );
+    let route = kube.get(&["httproute", "-n", "demo", "nginx-lattice-route"]);
+    assert!(
+        route["metadata"]["annotations"]["application-networking.k8s.aws/lattice-service-arn"]
+            .as_str()
+            .is_some_and(|arn| arn.starts_with("arn:aws:vpc-lattice:us-west-2:")),
+        "{}",
+        route["metadata"]
+    );
+    let parent = &route["status"]["parents"][0];
+    assert_eq!(
+        parent["controllerName"],
+        "application-networking.k8s.aws/gateway-api-controller"
+    );
+    assert_eq!(
+        condition(&parent["conditions"], "Accepted").unwrap()["status"],
+        "True"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime
+        .block_on(pylon_dns::client::ask(
+            env.dns(),
+            false,
+            &dns,
+            hickory_server::proto::rr::RecordType::A,
+        ))
+        .unwrap();
+    let network = pylon_dns::client::addresses(&answer)[0];
+    let seen: std::collections::BTreeSet<String> = (0..4)
+        .map(|_| {
+            http_get(std::net::SocketAddr::new(network, 80), "/", Some(&dns))
+                .unwrap()
+                .backend()
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        ["pod-b".to_string()].into(),
+        "the Lattice service's pods"
     );
     let route = kube.get(&["httproute", "-n", "demo", "nginx-route-ip"]);
     let parents = route["status"]["parents"].as_array().unwrap();
@@ -327,6 +383,7 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
         version("gateway", "nginx-gateway-ip"),
         version("httproute", "nginx-route-ip"),
         version("ingress", "nginx-ingress"),
+        version("httproute", "nginx-lattice-route"),
     );
     pylon.terminate();
     let _restarted = kube.pylon(&env, &kube.kubeconfig(), &["--identity", "seed-2"]);
@@ -346,6 +403,7 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
         version("gateway", "nginx-gateway-ip"),
         version("httproute", "nginx-route-ip"),
         version("ingress", "nginx-ingress"),
+        version("httproute", "nginx-lattice-route"),
     );
     assert_eq!(
         before, after,

@@ -227,6 +227,31 @@ pub fn translate(
     out
 }
 
+/// What the controller writes on each route it made a service of: the service's DNS name and ARN.
+pub fn written_annotations(ir: &pylon_ir::Ir) -> Vec<crate::ObjectAnnotations> {
+    let mut out: Vec<crate::ObjectAnnotations> = ir
+        .service_networks
+        .iter()
+        .flat_map(|sn| &sn.services)
+        .map(|service| crate::ObjectAnnotations {
+            object: service.origin.clone(),
+            annotations: BTreeMap::from([
+                (
+                    format!("{ANNOTATION}lattice-assigned-domain-name"),
+                    service.dns_name.clone(),
+                ),
+                (
+                    format!("{ANNOTATION}lattice-service-arn"),
+                    service.arn.clone(),
+                ),
+            ]),
+        })
+        .collect();
+    out.sort_by(|a, b| a.object.cmp(&b.object));
+    out.dedup_by(|a, b| a.object == b.object);
+    out
+}
+
 fn gateway_ref(gw: &Gateway) -> ObjectRef {
     ObjectRef::namespaced(
         Kind::Gateway,
