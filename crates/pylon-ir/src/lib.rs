@@ -471,6 +471,17 @@ pub struct HealthCheck {
     pub unhealthy_threshold: u32,
     /// HTTP codes that count as healthy: `200`, `200,202`, `200-299`.
     pub success_codes: String,
+    /// Off: targets are never checked and stay in rotation (Lattice's `UNAVAILABLE`).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -283,6 +283,7 @@ impl Proxy {
                 HealthState::Initial => "initial",
                 HealthState::Healthy => "healthy",
                 HealthState::Unhealthy => "unhealthy",
+                HealthState::Unavailable => "unavailable",
             };
             let up = u8::from(report.state != HealthState::Unhealthy && !report.ejected);
             out.push_str(&format!(

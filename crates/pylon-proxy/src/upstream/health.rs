@@ -24,6 +24,8 @@ pub enum HealthState {
     Initial,
     Healthy,
     Unhealthy,
+    /// Health checks are off for its group: it stays in rotation unchecked.
+    Unavailable,
 }
 
 /// How long a target that refused a connection stays out of rotation, unless a health check
@@ -270,6 +272,12 @@ impl HealthChecks {
 
 async fn run(target: SocketAddr, config: CheckConfig, health: Arc<TargetHealth>) {
     let CheckConfig { check, version, .. } = config;
+    if !check.enabled {
+        let mut d = health.detail.lock().expect("health lock");
+        d.state = HealthState::Unavailable;
+        d.reason = Some("health checks are disabled for the target group".into());
+        return;
+    }
     let addr = match check.port {
         HealthCheckPort::TrafficPort => target,
         HealthCheckPort::Port(p) => SocketAddr::new(target.ip(), p),
@@ -393,6 +401,7 @@ mod tests {
             healthy_threshold: 3,
             unhealthy_threshold: 2,
             success_codes: "200".into(),
+            enabled: true,
         }
     }
 
@@ -417,6 +426,28 @@ mod tests {
         h.record(Ok(()), &c, t);
         assert!(h.is_routable());
         assert_eq!(h.report().state, HealthState::Healthy);
+    }
+
+    #[tokio::test]
+    async fn disabled_checks_leave_targets_unavailable_and_in_rotation() {
+        // Port 1 refuses connections: a check, if one ran, would fail.
+        let target: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let health = Arc::new(TargetHealth::new());
+        let config = CheckConfig {
+            check: HealthCheck {
+                enabled: false,
+                interval_seconds: 1,
+                unhealthy_threshold: 1,
+                ..check()
+            },
+            version: ProtocolVersion::Http2,
+            deregistration_delay: Duration::ZERO,
+        };
+        tokio::time::timeout(Duration::from_secs(5), run(target, config, health.clone()))
+            .await
+            .expect("no checking loop runs");
+        assert_eq!(health.report().state, HealthState::Unavailable);
+        assert!(health.is_routable());
     }
 
     #[test]

@@ -271,6 +271,7 @@ fn health_check(
                 (None, _) => None,
             }
             .unwrap_or_else(|| if grpc { "12" } else { "200-399" }.to_string()),
+            enabled: true,
         },
         port,
     )

@@ -3,7 +3,7 @@
 
 use super::backends;
 use super::hostnames;
-use super::status::{reason, RouteGroupKind};
+use super::status::{reason, Condition as StatusCondition, ListenerStatus, RouteGroupKind};
 use super::GATEWAY_GROUP;
 use crate::certificates;
 use gateway_api::apis::standard::gateways::{
@@ -37,6 +37,70 @@ impl ListenerBuild {
 
     pub fn programmed(&self) -> bool {
         self.usable() && self.resolved.is_ok()
+    }
+
+    /// The listener's status: Accepted, ResolvedRefs, Programmed (and Conflicted).
+    pub fn status(&self, gateway_accepted: bool, g: i64) -> ListenerStatus {
+        let mut conditions = vec![match (&self.accepted, self.conflicted) {
+            (Err((why, message)), _) => {
+                StatusCondition::new(reason::ACCEPTED, false, why, message.clone(), g)
+            }
+            (Ok(()), Some(why)) => StatusCondition::new(
+                reason::ACCEPTED,
+                false,
+                why,
+                "the listener conflicts with another on its port",
+                g,
+            ),
+            (Ok(()), None) => {
+                StatusCondition::new(reason::ACCEPTED, true, reason::ACCEPTED, "accepted", g)
+            }
+        }];
+        conditions.push(match &self.resolved {
+            Ok(()) => StatusCondition::new(
+                reason::RESOLVED_REFS,
+                true,
+                reason::RESOLVED_REFS,
+                "all references resolved",
+                g,
+            ),
+            Err((why, message)) => {
+                StatusCondition::new(reason::RESOLVED_REFS, false, why, message.clone(), g)
+            }
+        });
+        conditions.push(if self.programmed() && gateway_accepted {
+            StatusCondition::new(
+                reason::PROGRAMMED,
+                true,
+                reason::PROGRAMMED,
+                "programmed",
+                g,
+            )
+        } else {
+            StatusCondition::new(
+                reason::PROGRAMMED,
+                false,
+                reason::INVALID,
+                "the listener is not valid",
+                g,
+            )
+        });
+        if let Some(why) = self.conflicted {
+            conditions.push(StatusCondition::new(
+                reason::CONFLICTED,
+                true,
+                why,
+                "another listener on this port conflicts with it",
+                g,
+            ));
+        }
+        ListenerStatus {
+            name: self.name.clone(),
+            port: self.port,
+            supported_kinds: self.kinds.clone(),
+            attached_routes: self.attached,
+            conditions,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use super::listeners::{self, ListenerBuild};
 use super::precedence;
 use super::restrictions;
 use super::routes::RouteView;
-use super::status::{reason, Condition as StatusCondition, GatewayStatus, ListenerStatus};
+use super::status::{reason, Condition as StatusCondition, GatewayStatus};
 use super::{Class, Flavor, GATEWAY_GROUP};
 use crate::status::{ObjectStatus, Status};
 use crate::{names, Options};
@@ -442,72 +442,7 @@ impl GatewayBuild {
         let listeners = self
             .listeners
             .iter()
-            .map(|l| {
-                let mut conditions = vec![match (&l.accepted, l.conflicted) {
-                    (Err((why, message)), _) => {
-                        StatusCondition::new(reason::ACCEPTED, false, why, message.clone(), g)
-                    }
-                    (Ok(()), Some(why)) => StatusCondition::new(
-                        reason::ACCEPTED,
-                        false,
-                        why,
-                        "the listener conflicts with another on its port",
-                        g,
-                    ),
-                    (Ok(()), None) => StatusCondition::new(
-                        reason::ACCEPTED,
-                        true,
-                        reason::ACCEPTED,
-                        "accepted",
-                        g,
-                    ),
-                }];
-                conditions.push(match &l.resolved {
-                    Ok(()) => StatusCondition::new(
-                        reason::RESOLVED_REFS,
-                        true,
-                        reason::RESOLVED_REFS,
-                        "all references resolved",
-                        g,
-                    ),
-                    Err((why, message)) => {
-                        StatusCondition::new(reason::RESOLVED_REFS, false, why, message.clone(), g)
-                    }
-                });
-                conditions.push(if l.programmed() && self.accepted.is_ok() {
-                    StatusCondition::new(
-                        reason::PROGRAMMED,
-                        true,
-                        reason::PROGRAMMED,
-                        "programmed",
-                        g,
-                    )
-                } else {
-                    StatusCondition::new(
-                        reason::PROGRAMMED,
-                        false,
-                        reason::INVALID,
-                        "the listener is not valid",
-                        g,
-                    )
-                });
-                if let Some(why) = l.conflicted {
-                    conditions.push(StatusCondition::new(
-                        reason::CONFLICTED,
-                        true,
-                        why,
-                        "another listener on this port conflicts with it",
-                        g,
-                    ));
-                }
-                ListenerStatus {
-                    name: l.name.clone(),
-                    port: l.port,
-                    supported_kinds: l.kinds.clone(),
-                    attached_routes: l.attached,
-                    conditions,
-                }
-            })
+            .map(|l| l.status(self.accepted.is_ok(), g))
             .collect();
         ObjectStatus {
             object: self.object.clone(),

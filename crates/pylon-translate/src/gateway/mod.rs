@@ -9,7 +9,7 @@
 
 mod backends;
 mod hostnames;
-mod listeners;
+pub(crate) mod listeners;
 mod load_balancer;
 mod precedence;
 mod restrictions;

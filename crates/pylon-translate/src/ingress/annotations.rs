@@ -353,6 +353,7 @@ pub fn target_group(
             healthy_threshold: healthy,
             unhealthy_threshold: unhealthy,
             success_codes: codes,
+            enabled: true,
         },
     })
 }

@@ -497,6 +497,7 @@ fn lattice_settings() -> TargetGroupSettings {
             healthy_threshold: 5,
             unhealthy_threshold: 2,
             success_codes: "200".into(),
+            enabled: true,
         },
         protocol_version: ProtocolVersion::Http1,
         deregistration_delay_seconds: 300,
