@@ -192,6 +192,17 @@ fn decode_value(value: serde_json::Value, index: usize, at: &str, strict: bool, 
         Kind::ListenerRuleConfiguration => {
             typed(value, strict).map(|o| Object::ListenerRuleConfiguration(Box::new(o)))
         }
+        Kind::TargetGroupPolicy => {
+            typed(value, strict).map(|o| Object::TargetGroupPolicy(Box::new(o)))
+        }
+        Kind::VpcAssociationPolicy => {
+            typed(value, strict).map(|o| Object::VpcAssociationPolicy(Box::new(o)))
+        }
+        Kind::IAMAuthPolicy => typed(value, strict).map(|o| Object::IAMAuthPolicy(Box::new(o))),
+        Kind::AccessLogPolicy => typed(value, strict).map(|o| Object::AccessLogPolicy(Box::new(o))),
+        Kind::ServiceExport => typed(value, strict).map(|o| Object::ServiceExport(Box::new(o))),
+        Kind::ServiceImport => typed(value, strict).map(|o| Object::ServiceImport(Box::new(o))),
+        Kind::ServiceNetwork => typed(value, strict).map(|o| Object::ServiceNetwork(Box::new(o))),
     };
     match typed {
         Ok(mut object) => {

@@ -4,6 +4,7 @@
 
 pub mod aws;
 mod decode;
+pub mod lattice;
 mod object;
 mod problem;
 mod snapshot;

@@ -1,6 +1,10 @@
 //! The kinds Pylon reads and how an object is named: `ObjectRef` is kind/namespace/name.
 
 use crate::aws::{ListenerRuleConfiguration, LoadBalancerConfiguration, TargetGroupConfiguration};
+use crate::lattice::{
+    AccessLogPolicy, IAMAuthPolicy, ServiceExport, ServiceImport, ServiceNetwork,
+    TargetGroupPolicy, VpcAssociationPolicy,
+};
 use gateway_api::apis::standard::gatewayclasses::GatewayClass;
 use gateway_api::apis::standard::gateways::Gateway;
 use gateway_api::apis::standard::grpcroutes::GrpcRoute;
@@ -31,6 +35,13 @@ pub enum Kind {
     LoadBalancerConfiguration,
     TargetGroupConfiguration,
     ListenerRuleConfiguration,
+    TargetGroupPolicy,
+    VpcAssociationPolicy,
+    IAMAuthPolicy,
+    AccessLogPolicy,
+    ServiceExport,
+    ServiceImport,
+    ServiceNetwork,
 }
 
 const GATEWAY_API: &[&str] = &[
@@ -38,9 +49,10 @@ const GATEWAY_API: &[&str] = &[
     "gateway.networking.k8s.io/v1beta1",
 ];
 const GATEWAY_K8S_AWS: &[&str] = &["gateway.k8s.aws/v1beta1", "gateway.k8s.aws/v1"];
+const APPLICATION_NETWORKING: &[&str] = &["application-networking.k8s.aws/v1alpha1"];
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Service,
@@ -56,6 +68,13 @@ impl Kind {
         Kind::LoadBalancerConfiguration,
         Kind::TargetGroupConfiguration,
         Kind::ListenerRuleConfiguration,
+        Kind::TargetGroupPolicy,
+        Kind::VpcAssociationPolicy,
+        Kind::IAMAuthPolicy,
+        Kind::AccessLogPolicy,
+        Kind::ServiceExport,
+        Kind::ServiceImport,
+        Kind::ServiceNetwork,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +94,13 @@ impl Kind {
             Kind::LoadBalancerConfiguration => "LoadBalancerConfiguration",
             Kind::TargetGroupConfiguration => "TargetGroupConfiguration",
             Kind::ListenerRuleConfiguration => "ListenerRuleConfiguration",
+            Kind::TargetGroupPolicy => "TargetGroupPolicy",
+            Kind::VpcAssociationPolicy => "VpcAssociationPolicy",
+            Kind::IAMAuthPolicy => "IAMAuthPolicy",
+            Kind::AccessLogPolicy => "AccessLogPolicy",
+            Kind::ServiceExport => "ServiceExport",
+            Kind::ServiceImport => "ServiceImport",
+            Kind::ServiceNetwork => "ServiceNetwork",
         }
     }
 
@@ -98,6 +124,13 @@ impl Kind {
             Kind::LoadBalancerConfiguration
             | Kind::TargetGroupConfiguration
             | Kind::ListenerRuleConfiguration => GATEWAY_K8S_AWS,
+            Kind::TargetGroupPolicy
+            | Kind::VpcAssociationPolicy
+            | Kind::IAMAuthPolicy
+            | Kind::AccessLogPolicy
+            | Kind::ServiceExport
+            | Kind::ServiceImport
+            | Kind::ServiceNetwork => APPLICATION_NETWORKING,
         }
     }
 
@@ -107,7 +140,10 @@ impl Kind {
             Kind::Ingress => "ingresses".to_string(),
             Kind::IngressClass => "ingressclasses".to_string(),
             Kind::GatewayClass => "gatewayclasses".to_string(),
-            _ => format!("{}s", self.name().to_ascii_lowercase()),
+            _ => match self.name().to_ascii_lowercase().strip_suffix("policy") {
+                Some(stem) => format!("{stem}policies"),
+                None => format!("{}s", self.name().to_ascii_lowercase()),
+            },
         }
     }
 
@@ -115,7 +151,11 @@ impl Kind {
     pub fn namespaced(self) -> bool {
         !matches!(
             self,
-            Kind::Namespace | Kind::Node | Kind::IngressClass | Kind::GatewayClass
+            Kind::Namespace
+                | Kind::Node
+                | Kind::IngressClass
+                | Kind::GatewayClass
+                | Kind::ServiceNetwork
         )
     }
 
@@ -182,6 +222,13 @@ pub enum Object {
     LoadBalancerConfiguration(Box<LoadBalancerConfiguration>),
     TargetGroupConfiguration(Box<TargetGroupConfiguration>),
     ListenerRuleConfiguration(Box<ListenerRuleConfiguration>),
+    TargetGroupPolicy(Box<TargetGroupPolicy>),
+    VpcAssociationPolicy(Box<VpcAssociationPolicy>),
+    IAMAuthPolicy(Box<IAMAuthPolicy>),
+    AccessLogPolicy(Box<AccessLogPolicy>),
+    ServiceExport(Box<ServiceExport>),
+    ServiceImport(Box<ServiceImport>),
+    ServiceNetwork(Box<ServiceNetwork>),
 }
 
 /// Applies `$body` to the object inside whichever variant `$object` is.
@@ -203,6 +250,13 @@ macro_rules! each_variant {
             Object::LoadBalancerConfiguration($o) => $body,
             Object::TargetGroupConfiguration($o) => $body,
             Object::ListenerRuleConfiguration($o) => $body,
+            Object::TargetGroupPolicy($o) => $body,
+            Object::VpcAssociationPolicy($o) => $body,
+            Object::IAMAuthPolicy($o) => $body,
+            Object::AccessLogPolicy($o) => $body,
+            Object::ServiceExport($o) => $body,
+            Object::ServiceImport($o) => $body,
+            Object::ServiceNetwork($o) => $body,
         }
     };
 }
@@ -225,6 +279,13 @@ impl Object {
             Object::LoadBalancerConfiguration(_) => Kind::LoadBalancerConfiguration,
             Object::TargetGroupConfiguration(_) => Kind::TargetGroupConfiguration,
             Object::ListenerRuleConfiguration(_) => Kind::ListenerRuleConfiguration,
+            Object::TargetGroupPolicy(_) => Kind::TargetGroupPolicy,
+            Object::VpcAssociationPolicy(_) => Kind::VpcAssociationPolicy,
+            Object::IAMAuthPolicy(_) => Kind::IAMAuthPolicy,
+            Object::AccessLogPolicy(_) => Kind::AccessLogPolicy,
+            Object::ServiceExport(_) => Kind::ServiceExport,
+            Object::ServiceImport(_) => Kind::ServiceImport,
+            Object::ServiceNetwork(_) => Kind::ServiceNetwork,
         }
     }
 
@@ -257,5 +318,31 @@ impl Object {
             meta.namespace.as_deref(),
             meta.name.as_deref().unwrap_or_default(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn plurals_are_the_api_servers() {
+        let plural = |k: Kind| k.plural();
+        assert_eq!(plural(Kind::Gateway), "gateways");
+        assert_eq!(plural(Kind::Ingress), "ingresses");
+        assert_eq!(plural(Kind::GatewayClass), "gatewayclasses");
+        assert_eq!(plural(Kind::IAMAuthPolicy), "iamauthpolicies");
+        assert_eq!(plural(Kind::TargetGroupPolicy), "targetgrouppolicies");
+        assert_eq!(plural(Kind::ServiceNetwork), "servicenetworks");
+    }
+
+    #[test]
+    fn plurals_match_the_crds() {
+        for crd in crate::aws::crds().into_iter().chain(crate::lattice::crds()) {
+            let kind = Kind::from_name(&crd.spec.names.kind).expect("a kind Pylon reads");
+            assert_eq!(kind.plural(), crd.spec.names.plural);
+            assert_eq!(kind.group(), crd.spec.group);
+            assert_eq!(kind.namespaced(), crd.spec.scope == "Namespaced");
+        }
     }
 }

@@ -1,6 +1,10 @@
 //! The immutable set of objects a source publishes, with typed lookups for the translator.
 
 use crate::aws::{ListenerRuleConfiguration, LoadBalancerConfiguration, TargetGroupConfiguration};
+use crate::lattice::{
+    AccessLogPolicy, IAMAuthPolicy, ServiceExport, ServiceImport, ServiceNetwork,
+    TargetGroupPolicy, VpcAssociationPolicy,
+};
 use crate::{Kind, Object, ObjectRef, Problem};
 use gateway_api::apis::standard::gatewayclasses::GatewayClass;
 use gateway_api::apis::standard::gateways::Gateway;
@@ -261,6 +265,57 @@ impl Snapshot {
             Some(Object::TargetGroupConfiguration(c)) => Some(&**c),
             _ => None,
         }
+    }
+
+    pub fn target_group_policies(&self) -> impl Iterator<Item = &TargetGroupPolicy> {
+        self.of_kind(Kind::TargetGroupPolicy)
+            .filter_map(|o| match o {
+                Object::TargetGroupPolicy(c) => Some(&**c),
+                _ => None,
+            })
+    }
+
+    pub fn vpc_association_policies(&self) -> impl Iterator<Item = &VpcAssociationPolicy> {
+        self.of_kind(Kind::VpcAssociationPolicy)
+            .filter_map(|o| match o {
+                Object::VpcAssociationPolicy(c) => Some(&**c),
+                _ => None,
+            })
+    }
+
+    pub fn iam_auth_policies(&self) -> impl Iterator<Item = &IAMAuthPolicy> {
+        self.of_kind(Kind::IAMAuthPolicy).filter_map(|o| match o {
+            Object::IAMAuthPolicy(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    pub fn access_log_policies(&self) -> impl Iterator<Item = &AccessLogPolicy> {
+        self.of_kind(Kind::AccessLogPolicy).filter_map(|o| match o {
+            Object::AccessLogPolicy(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    pub fn service_exports(&self) -> impl Iterator<Item = &ServiceExport> {
+        self.of_kind(Kind::ServiceExport).filter_map(|o| match o {
+            Object::ServiceExport(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    pub fn service_imports(&self) -> impl Iterator<Item = &ServiceImport> {
+        self.of_kind(Kind::ServiceImport).filter_map(|o| match o {
+            Object::ServiceImport(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    pub fn service_networks(&self) -> impl Iterator<Item = &ServiceNetwork> {
+        self.of_kind(Kind::ServiceNetwork).filter_map(|o| match o {
+            Object::ServiceNetwork(c) => Some(&**c),
+            _ => None,
+        })
     }
 
     pub fn target_group_configurations(&self) -> impl Iterator<Item = &TargetGroupConfiguration> {

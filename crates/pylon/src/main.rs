@@ -80,8 +80,9 @@ enum Command {
         #[command(flatten)]
         translate: TranslateArgs,
     },
-    /// Print the CustomResourceDefinitions Pylon owns (the gateway.k8s.aws configuration kinds), as
-    /// YAML to `kubectl apply -f -`. The Gateway API CRDs come from the upstream standard install.
+    /// Print the CustomResourceDefinitions Pylon reads beyond the Gateway API (the gateway.k8s.aws
+    /// configuration kinds and the application-networking.k8s.aws Lattice kinds), as YAML to
+    /// `kubectl apply -f -`. The Gateway API CRDs come from the upstream standard install.
     Crds,
     /// Show the status of every object a running Pylon handles.
     Status {
@@ -337,7 +338,10 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             }
         }
         Command::Crds => {
-            for crd in pylon_model::aws::crds() {
+            for crd in pylon_model::aws::crds()
+                .into_iter()
+                .chain(pylon_model::lattice::crds())
+            {
                 emit(&format!(
                     "---\n{}",
                     serde_saphyr::to_string(&crd).expect("CRDs serialize")

@@ -138,6 +138,8 @@ fn the_deploy_rbac_is_sufficient() {
     kube.kubectl_apply(GATEWAY);
     kube.kubectl_apply(&route("web"));
     kube.kubectl_apply("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: apps}\nspec:\n  ingressClassName: alb\n  defaultBackend: {service: {name: missing, port: {number: 80}}}\n");
+    // A Lattice route: its annotations are patched on the route itself.
+    kube.kubectl_apply("apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: amazon-vpc-lattice}\nspec: {controllerName: application-networking.k8s.aws/gateway-api-controller}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: mesh, namespace: apps}\nspec:\n  gatewayClassName: amazon-vpc-lattice\n  listeners: [{name: http, protocol: HTTP, port: 80}]\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: inventory, namespace: apps}\nspec:\n  parentRefs: [{name: mesh}]\n  rules: [{backendRefs: [{name: missing, port: 80}]}]\n");
     let env = Env::new(54);
     let pylon = kube.pylon(
         &env,
@@ -177,6 +179,28 @@ fn the_deploy_rbac_is_sufficient() {
         || {
             format!(
                 "no Ingress status written with the deploy RBAC; log:\n{}",
+                pylon.log_text()
+            )
+        },
+    );
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            kube.kubectl(&[
+                "get",
+                "httproute",
+                "-n",
+                "apps",
+                "inventory",
+                "-o",
+                "jsonpath={.metadata.annotations.application-networking\\.k8s\\.aws/lattice-assigned-domain-name}",
+            ])
+            .1
+            .starts_with("inventory-apps-")
+        },
+        || {
+            format!(
+                "no Lattice annotations written with the deploy RBAC; log:\n{}",
                 pylon.log_text()
             )
         },
