@@ -25,6 +25,13 @@ pub struct Ir {
     /// VPC Lattice service networks, sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service_networks: Vec<ServiceNetwork>,
+    /// Lattice services in no service network (the `standalone` annotation): they have their
+    /// names and ARNs, but no network serves them here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub standalone_services: Vec<lattice::Service>,
+    /// Target groups of ServiceExports, standalone until a ServiceImport uses them; sorted by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exported_target_groups: Vec<lattice::LatticeTargetGroup>,
 }
 
 impl Ir {

@@ -127,6 +127,8 @@ pub fn translate_with(snapshot: &Snapshot, options: &Options, memo: &mut Memo) -
     let ir = Ir {
         load_balancers,
         service_networks,
+        standalone_services: lattice.standalone_services,
+        exported_target_groups: lattice.exported_target_groups,
     };
     let mut statuses = status::ingress_statuses(&ir, &failed);
     statuses.extend(gateways.statuses);

@@ -1,41 +1,38 @@
 //! The AWS Gateway API Controller's GatewayClass (`amazon-vpc-lattice`): a Gateway is a VPC
 //! Lattice service network named after it (Gateways of one name in any namespace are one
-//! network), and every HTTPRoute attached to it is a Lattice service with its own DNS name,
-//! listeners copied from the Gateway's, rules built as the controller builds them and IP target
-//! groups of the Services' endpoints, with Lattice's health-check defaults.
+//! network), and every HTTPRoute and GRPCRoute attached to it is a Lattice service with its own
+//! DNS name, listeners copied from the Gateway's, rules built as the controller builds them and
+//! IP target groups of the Services' endpoints (or of ServiceExports, through ServiceImports),
+//! with Lattice's health-check defaults or a TargetGroupPolicy's.
 
+mod gateways;
 mod names;
 mod rules;
+mod service;
+mod target_groups;
 
 use crate::gateway::routes::RouteView;
-use crate::gateway::status::{
-    reason, Condition, GatewayClassStatus, GatewayStatus, RouteParentStatus, RouteStatus,
-};
+use crate::gateway::status::{reason, Condition, RouteParentStatus, RouteStatus};
 use crate::status::{ObjectStatus, Status};
-use crate::target_group::{self, HealthCheckPortSetting, PortRef, TargetGroupSettings};
 use crate::Options;
-use gateway_api::apis::standard::gateways::Gateway;
+use gateways::GatewayBuild;
 use names::Arns;
 use pylon_ir::lattice::{LatticeTargetGroup, Service, ServiceNetwork};
-use pylon_ir::{
-    Action, HealthCheck, HealthCheckPort, Listener, Protocol, ProtocolVersion, Rule, RuleOrigin,
-    TargetType, WeightedTargetGroup,
-};
-use pylon_model::{Kind, Object, ObjectRef, Problem, Snapshot};
-use std::collections::BTreeMap;
+use pylon_ir::Protocol;
+use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The AWS Gateway API Controller's controller name.
 pub const LATTICE_CONTROLLER: &str = "application-networking.k8s.aws/gateway-api-controller";
 const ANNOTATION: &str = "application-networking.k8s.aws/";
-/// The controller's default action when no rule matches, and when no backend can be used.
-const NOT_FOUND: u16 = 404;
-const NO_BACKEND: u16 = 500;
 
 /// What the Lattice part of a translation produced.
 #[derive(Default)]
 pub struct Output {
     pub service_networks: Vec<ServiceNetwork>,
+    pub standalone_services: Vec<Service>,
+    pub exported_target_groups: Vec<LatticeTargetGroup>,
     pub statuses: Vec<ObjectStatus>,
 }
 
@@ -65,7 +62,7 @@ pub fn translate(
     problems: &mut Vec<Problem>,
 ) -> Output {
     let mut out = Output::default();
-    let classes = classes(snapshot, &mut out.statuses);
+    let classes = gateways::classes(snapshot, &mut out.statuses);
     let arns = Arns {
         region: &options.lattice.region,
         account: &options.lattice.account,
@@ -75,15 +72,19 @@ pub fn translate(
         .vpc_id
         .clone()
         .unwrap_or_else(|| format!("vpc-{}", names::hex17(&["vpc", &options.cluster_name])));
-    // Service networks by name, each with its Gateways.
-    let mut networks: BTreeMap<&str, Vec<&Gateway>> = BTreeMap::new();
-    for gw in snapshot.gateways() {
-        if classes.contains(&gw.spec.gateway_class_name.as_str()) {
-            let name = gw.metadata.name.as_deref().unwrap_or_default();
-            networks.entry(name).or_default().push(gw);
-        }
-    }
-    let mut services: BTreeMap<&str, Vec<Service>> = BTreeMap::new();
+    let policies = target_groups::Policies::read(snapshot, problems);
+    let exports = target_groups::exports(snapshot, options, &policies, &arns, problems);
+    let unenforced = auth_policies(snapshot, problems);
+    let inputs = service::Inputs {
+        snapshot,
+        options,
+        arns: &arns,
+        vpc: &vpc,
+        policies: &policies,
+        exports: &exports,
+    };
+    let mut gateways = gateways::gateways(snapshot, &classes);
+    let mut services: BTreeMap<String, Vec<Service>> = BTreeMap::new();
     for route in routes {
         let mut parents = Vec::new();
         for (raw, parent) in &route.parent_refs {
@@ -92,82 +93,52 @@ pub fn translate(
                 .as_deref()
                 .unwrap_or("gateway.networking.k8s.io");
             let kind = parent.kind.as_deref().unwrap_or("Gateway");
-            let namespace = parent
-                .namespace
-                .clone()
-                .or_else(|| route.object.namespace.clone())
-                .unwrap_or_default();
-            let Some(gateway) = networks.get(parent.name.as_str()).and_then(|gws| {
-                gws.iter()
-                    .find(|g| g.metadata.namespace.as_deref() == Some(namespace.as_str()))
-            }) else {
-                continue;
-            };
             if group != "gateway.networking.k8s.io" || kind != "Gateway" {
                 continue;
             }
+            let namespace = parent
+                .namespace
+                .as_deref()
+                .or(route.object.namespace.as_deref())
+                .unwrap_or("default");
+            let Some(gateway) = gateways.iter_mut().find(|g| {
+                g.object.name == parent.name && g.object.namespace.as_deref() == Some(namespace)
+            }) else {
+                continue;
+            };
             let generation = route.generation;
-            let built = service(
+            let (conditions, built) = attach(
                 route,
                 gateway,
                 parent.section_name.as_deref(),
-                snapshot,
-                options,
-                &arns,
+                &inputs,
+                &unenforced,
             );
-            let conditions = match built {
-                Ok((service, refused)) => {
-                    for why in &refused {
+            let conditions = conditions
+                .into_iter()
+                .map(|(type_, ok, why, message)| {
+                    if !ok {
                         problems.push(Problem::error(
                             Some(route.object.clone()),
                             None,
-                            why.clone(),
+                            message.clone(),
                         ));
                     }
-                    let accepted = Condition::new(
-                        reason::ACCEPTED,
-                        true,
-                        reason::ACCEPTED,
-                        format!("Lattice service {} ({})", service.name, service.dns_name),
-                        generation,
+                    Condition::new(type_, ok, why, message, generation)
+                })
+                .collect();
+            if let Some(service) = built {
+                let standalone = gateway.standalone
+                    || gateways::is_true(
+                        service::annotations(route, snapshot)
+                            .and_then(|a| a.get(&format!("{ANNOTATION}standalone"))),
                     );
-                    let resolved = match refused.is_empty() {
-                        true => Condition::new(
-                            reason::RESOLVED_REFS,
-                            true,
-                            reason::RESOLVED_REFS,
-                            "resolved",
-                            generation,
-                        ),
-                        false => Condition::new(
-                            reason::RESOLVED_REFS,
-                            false,
-                            reason::UNSUPPORTED_VALUE,
-                            refused.join("; "),
-                            generation,
-                        ),
-                    };
-                    services
-                        .entry(parent.name.as_str())
-                        .or_default()
-                        .push(service);
-                    vec![accepted, resolved]
-                }
-                Err(why) => {
-                    problems.push(Problem::error(
-                        Some(route.object.clone()),
-                        None,
-                        why.clone(),
-                    ));
-                    vec![Condition::new(
-                        reason::ACCEPTED,
-                        false,
-                        reason::UNSUPPORTED_VALUE,
-                        why,
-                        generation,
-                    )]
-                }
-            };
+                let list = match standalone {
+                    true => &mut out.standalone_services,
+                    false => services.entry(gateway.network.to_string()).or_default(),
+                };
+                merge(list, service);
+            }
             parents.push(RouteParentStatus {
                 parent_ref: raw.clone(),
                 controller_name: LATTICE_CONTROLLER,
@@ -181,38 +152,25 @@ pub fn translate(
             });
         }
     }
-    for (name, gateways) in networks {
+    // Service networks: every Gateway name, and every ServiceNetwork object.
+    let mut networks: BTreeMap<&str, Vec<&GatewayBuild<'_>>> = BTreeMap::new();
+    for sn in snapshot.service_networks() {
+        networks
+            .entry(sn.metadata.name.as_deref().unwrap_or_default())
+            .or_default();
+    }
+    for gateway in &gateways {
+        networks.entry(gateway.network).or_default().push(gateway);
+    }
+    for (name, members) in networks {
         let id = format!("sn-{}", names::hex17(&["servicenetwork", name]));
-        let mut members: Vec<Service> = services.remove(name).unwrap_or_default();
-        members.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut refs: Vec<ObjectRef> = gateways.iter().map(|g| gateway_ref(g)).collect();
-        refs.sort();
-        for gw in &gateways {
-            let generation = gw.metadata.generation.unwrap_or(0);
-            out.statuses.push(ObjectStatus {
-                object: gateway_ref(gw),
-                status: Status::Gateway(GatewayStatus {
-                    addresses: Vec::new(),
-                    conditions: vec![
-                        Condition::new(
-                            reason::ACCEPTED,
-                            true,
-                            reason::ACCEPTED,
-                            format!("service network {name} ({id})"),
-                            generation,
-                        ),
-                        Condition::new(
-                            reason::PROGRAMMED,
-                            true,
-                            reason::PROGRAMMED,
-                            format!("service network {name} ({id})"),
-                            generation,
-                        ),
-                    ],
-                    listeners: Vec::new(),
-                }),
-            });
+        for gateway in &members {
+            out.statuses.push(gateways::status(gateway, &id));
         }
+        let mut list = services.remove(name).unwrap_or_default();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut refs: Vec<ObjectRef> = members.iter().map(|g| g.object.clone()).collect();
+        refs.sort();
         out.service_networks.push(ServiceNetwork {
             arn: arns.arn(&format!("servicenetwork/{id}")),
             id,
@@ -221,18 +179,158 @@ pub fn translate(
             address: None,
             source_vpc_arn: format!("arn:aws:ec2:{}:{}:vpc/{vpc}", arns.region, arns.account),
             source_vpc: vpc.clone(),
-            services: members,
+            services: list,
         });
+    }
+    out.standalone_services.sort_by(|a, b| a.name.cmp(&b.name));
+    out.exported_target_groups = exports
+        .into_iter()
+        .flat_map(|e| e.groups.into_iter().map(|(_, tg)| tg))
+        .collect();
+    out.exported_target_groups
+        .sort_by(|a, b| a.group.id.cmp(&b.group.id));
+    out
+}
+
+/// A route's service joins the list, or adds its listeners to the service it already has there
+/// (a route attached to two listeners of a network is one service).
+fn merge(list: &mut Vec<Service>, service: Service) {
+    match list.iter_mut().find(|s| s.id == service.id) {
+        None => list.push(service),
+        Some(existing) => {
+            for l in service.listeners {
+                if !existing.listeners.iter().any(|e| e.port == l.port) {
+                    existing.listeners.push(l);
+                }
+            }
+            existing.listeners.sort_by_key(|l| l.port);
+            existing.target_groups.extend(service.target_groups);
+        }
+    }
+}
+
+/// A route condition: type, status, reason, message.
+type RouteCondition = (&'static str, bool, &'static str, String);
+
+/// Attaches a route to one Gateway: its conditions, and its service when one is served.
+fn attach(
+    route: &RouteView,
+    gateway: &mut GatewayBuild<'_>,
+    section: Option<&str>,
+    inputs: &service::Inputs<'_>,
+    unenforced: &BTreeMap<ObjectRef, String>,
+) -> (Vec<RouteCondition>, Option<Service>) {
+    let refuse =
+        |why: &'static str, message: String| (vec![(reason::ACCEPTED, false, why, message)], None);
+    let picked: Vec<usize> = (0..gateway.listeners.len())
+        .filter(|&i| section.is_none_or(|s| s == gateway.listeners[i].name))
+        .collect();
+    if picked.is_empty() {
+        return refuse(
+            reason::NO_MATCHING_PARENT,
+            format!(
+                "Gateway {} has no listener {}",
+                gateway.object,
+                section.unwrap_or_default()
+            ),
+        );
+    }
+    let grpc = route.kind == Kind::GRPCRoute;
+    let usable: Vec<usize> = picked
+        .into_iter()
+        .filter(|&i| gateway.listeners[i].programmed())
+        .filter(|&i| !grpc || gateway.listeners[i].protocol == Protocol::Https)
+        .collect();
+    if usable.is_empty() {
+        let message = match grpc {
+            true => "a GRPCRoute needs an HTTPS listener on VPC Lattice, and the parent has no programmed one".to_string(),
+            false => format!("no listener of Gateway {} that the route names is programmed", gateway.object),
+        };
+        return refuse(reason::NOT_ALLOWED_BY_LISTENERS, message);
+    }
+    let listeners: Vec<_> = usable.iter().map(|&i| &gateway.listeners[i]).collect();
+    let (service, refused) = match service::build(route, &listeners, inputs) {
+        Ok(built) => built,
+        Err(why) => return refuse(reason::UNSUPPORTED_VALUE, why),
+    };
+    for &i in &usable {
+        gateway.listeners[i].attached += 1;
+    }
+    // Fail closed: an auth policy Pylon does not enforce yet keeps the service from being served.
+    if let Some(policy) = unenforced
+        .get(&route.object)
+        .or_else(|| unenforced.get(&gateway.object))
+    {
+        return refuse(
+            reason::UNSUPPORTED_VALUE,
+            format!("{policy} applies to this service and is not enforced by Pylon yet: the service is not served"),
+        );
+    }
+    let accepted = (
+        reason::ACCEPTED,
+        true,
+        reason::ACCEPTED,
+        format!("Lattice service {} ({})", service.name, service.dns_name),
+    );
+    let resolved = match refused.is_empty() {
+        true => (
+            reason::RESOLVED_REFS,
+            true,
+            reason::RESOLVED_REFS,
+            "resolved".to_string(),
+        ),
+        false => (
+            reason::RESOLVED_REFS,
+            false,
+            reason::UNSUPPORTED_VALUE,
+            refused.join("; "),
+        ),
+    };
+    (vec![accepted, resolved], Some(service))
+}
+
+/// IAMAuthPolicies by what they target: Pylon does not enforce them yet, so what they protect is
+/// not served (fail closed).
+fn auth_policies(snapshot: &Snapshot, problems: &mut Vec<Problem>) -> BTreeMap<ObjectRef, String> {
+    let mut out = BTreeMap::new();
+    for policy in snapshot.iam_auth_policies() {
+        let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
+        let name = policy.metadata.name.as_deref().unwrap_or_default();
+        let me = ObjectRef::namespaced(Kind::IAMAuthPolicy, namespace, name);
+        let target = &policy.spec.target_ref;
+        let Some(kind) = Kind::from_name(&target.kind)
+            .filter(|k| matches!(k, Kind::Gateway | Kind::HTTPRoute | Kind::GRPCRoute))
+        else {
+            problems.push(Problem::error(
+                Some(me),
+                Some("spec.targetRef.kind".into()),
+                format!(
+                    "an IAMAuthPolicy targets a Gateway, HTTPRoute or GRPCRoute, not {}",
+                    target.kind
+                ),
+            ));
+            continue;
+        };
+        let target = ObjectRef::namespaced(kind, namespace, &target.name);
+        problems.push(Problem::error(
+            Some(me.clone()),
+            None,
+            format!("IAM auth policies are not enforced by Pylon yet: {target} is not served"),
+        ));
+        out.insert(target, format!("IAMAuthPolicy {namespace}/{name}"));
     }
     out
 }
 
 /// What the controller writes on each route it made a service of: the service's DNS name and ARN.
 pub fn written_annotations(ir: &pylon_ir::Ir) -> Vec<crate::ObjectAnnotations> {
+    let mut seen = BTreeSet::new();
     let mut out: Vec<crate::ObjectAnnotations> = ir
         .service_networks
         .iter()
         .flat_map(|sn| &sn.services)
+        .chain(&ir.standalone_services)
+        .filter(|s| seen.insert(s.origin.clone()))
         .map(|service| crate::ObjectAnnotations {
             object: service.origin.clone(),
             annotations: BTreeMap::from([
@@ -248,258 +346,5 @@ pub fn written_annotations(ir: &pylon_ir::Ir) -> Vec<crate::ObjectAnnotations> {
         })
         .collect();
     out.sort_by(|a, b| a.object.cmp(&b.object));
-    out.dedup_by(|a, b| a.object == b.object);
     out
-}
-
-fn gateway_ref(gw: &Gateway) -> ObjectRef {
-    ObjectRef::namespaced(
-        Kind::Gateway,
-        gw.metadata.namespace.as_deref().unwrap_or("default"),
-        gw.metadata.name.as_deref().unwrap_or_default(),
-    )
-}
-
-/// The GatewayClasses of the Lattice controller, each accepted.
-fn classes<'a>(snapshot: &'a Snapshot, statuses: &mut Vec<ObjectStatus>) -> Vec<&'a str> {
-    let mut names = Vec::new();
-    for class in snapshot.gateway_classes() {
-        if class.spec.controller_name != LATTICE_CONTROLLER {
-            continue;
-        }
-        let name = class.metadata.name.as_deref().unwrap_or_default();
-        statuses.push(ObjectStatus {
-            object: ObjectRef::new(Kind::GatewayClass, None, name),
-            status: Status::GatewayClass(GatewayClassStatus {
-                conditions: vec![Condition::new(
-                    reason::ACCEPTED,
-                    true,
-                    reason::ACCEPTED,
-                    format!("handled by Pylon ({LATTICE_CONTROLLER})"),
-                    class.metadata.generation.unwrap_or(0),
-                )],
-                supported_features: Vec::new(),
-            }),
-        });
-        names.push(name);
-    }
-    names
-}
-
-/// The route's annotations.
-fn annotations<'s>(
-    route: &RouteView,
-    snapshot: &'s Snapshot,
-) -> Option<&'s BTreeMap<String, String>> {
-    match snapshot.get(&route.object)? {
-        Object::HTTPRoute(r) => r.metadata.annotations.as_ref(),
-        Object::GRPCRoute(r) => r.metadata.annotations.as_ref(),
-        _ => None,
-    }
-}
-
-/// The Lattice service of a route on one Gateway, and the rules it refuses (with the reason).
-fn service(
-    route: &RouteView,
-    gateway: &Gateway,
-    section: Option<&str>,
-    snapshot: &Snapshot,
-    options: &Options,
-    arns: &Arns<'_>,
-) -> Result<(Service, Vec<String>), String> {
-    if route.kind == Kind::GRPCRoute {
-        return Err("GRPCRoute on the VPC Lattice class is not served yet".into());
-    }
-    let annotations = annotations(route, snapshot);
-    let annotation = |key: &str| annotations.and_then(|a| a.get(&format!("{ANNOTATION}{key}")));
-    let namespace = route.object.namespace.as_deref().unwrap_or("default");
-    let name = match annotation("service-name-override") {
-        Some(name) => {
-            names::valid_service_name(name)
-                .map_err(|e| format!("{ANNOTATION}service-name-override: {e}"))?;
-            name.clone()
-        }
-        None => names::service_name(&route.object.name, namespace),
-    };
-    let id = format!(
-        "svc-{}",
-        names::hex17(&[&options.cluster_name, namespace, &route.object.name])
-    );
-    let gateway_listeners: Vec<_> = gateway
-        .spec
-        .listeners
-        .iter()
-        .filter(|l| section.is_none_or(|s| s == l.name))
-        .collect();
-    if gateway_listeners.is_empty() {
-        return Err(format!(
-            "the Gateway has no listener {}",
-            section.unwrap_or_default()
-        ));
-    }
-    let priorities = rules::priorities(route.rules.len(), |i| {
-        annotation(&format!("rule-{i}-priority")).cloned()
-    })?;
-    let mut refused = Vec::new();
-    let mut target_groups = BTreeMap::new();
-    let mut lattice_rules = Vec::new();
-    for (i, rule) in route.rules.iter().enumerate() {
-        let conditions = match rules::conditions(route, rule) {
-            Ok(c) => c,
-            Err(why) => {
-                refused.push(format!("spec.rules[{i}]: {why}"));
-                continue;
-            }
-        };
-        let mut forward = Vec::new();
-        for (bi, backend) in rule.backends.iter().enumerate() {
-            let field = format!("spec.rules[{i}].backendRefs[{bi}]");
-            let kind = backend.kind.as_deref().unwrap_or("Service");
-            if backend.group.as_deref().unwrap_or_default() != "" || kind != "Service" {
-                refused.push(format!(
-                    "{field}: {kind} backends are not served by the VPC Lattice class yet"
-                ));
-                continue;
-            }
-            if backend.weight > 999 {
-                refused.push(format!(
-                    "{field}: weight {} is over VPC Lattice's highest, 999",
-                    backend.weight
-                ));
-                continue;
-            }
-            let Some(port) = backend.port else {
-                refused.push(format!("{field}: a Service backend needs a port"));
-                continue;
-            };
-            let ns = backend.namespace.as_deref().unwrap_or(namespace);
-            let port_ref = PortRef::Number(port);
-            let tg_backend = target_group::Backend {
-                lb_id: &id,
-                cluster_name: &options.cluster_name,
-                namespace: ns,
-                service: &backend.name,
-                port: &port_ref,
-                qualify_namespace: true,
-            };
-            match target_group::build(&tg_backend, &lattice_settings(), snapshot) {
-                Ok(group) => {
-                    let hex = names::hex17(&[&id, &group.id]);
-                    forward.push(WeightedTargetGroup {
-                        id: group.id.clone(),
-                        weight: backend.weight,
-                        filters: Vec::new(),
-                    });
-                    target_groups.insert(
-                        group.id.clone(),
-                        LatticeTargetGroup {
-                            arn: arns.arn(&format!("targetgroup/tg-{hex}")),
-                            group,
-                        },
-                    );
-                }
-                Err(e) => refused.push(format!("{field}: {e}")),
-            }
-        }
-        let action = if forward.is_empty() {
-            Action::FixedResponse {
-                status_code: NO_BACKEND,
-                content_type: "text/plain".into(),
-                message_body: Some("Internal Server Error\n".into()),
-            }
-        } else {
-            Action::Forward {
-                target_groups: forward,
-                unusable_weight: 0,
-            }
-        };
-        lattice_rules.push(Rule {
-            priority: priorities[i],
-            origin: RuleOrigin {
-                object: route.object.clone(),
-                field: format!("spec.rules[{i}]"),
-            },
-            conditions,
-            filters: Vec::new(),
-            timeouts: None,
-            action,
-        });
-    }
-    if lattice_rules.is_empty() && !route.rules.is_empty() {
-        return Err(format!("no rule can be served: {}", refused.join("; ")));
-    }
-    lattice_rules.sort_by_key(|r| r.priority);
-    let mut listeners: BTreeMap<u16, Listener> = BTreeMap::new();
-    for l in gateway_listeners {
-        if l.protocol != "HTTP" {
-            refused.push(format!(
-                "listener {}: {} listeners of the VPC Lattice class are not served yet",
-                l.name, l.protocol
-            ));
-            continue;
-        }
-        let port = l.port as u16;
-        listeners.entry(port).or_insert_with(|| Listener {
-            id: format!("{id}/listener/{port}"),
-            protocol: Protocol::Http,
-            port,
-            rules: lattice_rules.clone(),
-            default_action: Action::FixedResponse {
-                status_code: NOT_FOUND,
-                content_type: "text/plain".into(),
-                message_body: Some("Not Found\n".into()),
-            },
-            certificates: Vec::new(),
-        });
-    }
-    if listeners.is_empty() {
-        return Err(format!("no listener can be served: {}", refused.join("; ")));
-    }
-    let idle_timeout_seconds = match annotation("idle-timeout-seconds") {
-        None => 60,
-        Some(v) => match v.trim().parse::<u32>() {
-            Ok(s) if (60..=600).contains(&s) => s,
-            _ => {
-                return Err(format!(
-                    "{ANNOTATION}idle-timeout-seconds: {v:?} must be 60 to 600 seconds"
-                ))
-            }
-        },
-    };
-    Ok((
-        Service {
-            arn: arns.arn(&format!("service/{id}")),
-            dns_name: arns.dns_name(&name, &id),
-            custom_domain: route.hostnames.first().cloned(),
-            id,
-            name,
-            origin: route.object.clone(),
-            idle_timeout_seconds,
-            listeners: listeners.into_values().collect(),
-            target_groups,
-        },
-        refused,
-    ))
-}
-
-/// Lattice's target group defaults: IP targets, HTTP/1.1, health checks every 30 s (timeout 5 s,
-/// healthy after 5, unhealthy after 2, code 200, path `/`), five minutes of draining.
-fn lattice_settings() -> TargetGroupSettings {
-    TargetGroupSettings {
-        target_type: TargetType::Ip,
-        health_check_port: HealthCheckPortSetting::TrafficPort,
-        health_check: HealthCheck {
-            protocol: Protocol::Http,
-            port: HealthCheckPort::TrafficPort,
-            path: "/".into(),
-            interval_seconds: 30,
-            timeout_seconds: 5,
-            healthy_threshold: 5,
-            unhealthy_threshold: 2,
-            success_codes: "200".into(),
-            enabled: true,
-        },
-        protocol_version: ProtocolVersion::Http1,
-        deregistration_delay_seconds: 300,
-    }
 }

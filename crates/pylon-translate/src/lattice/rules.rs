@@ -40,6 +40,11 @@ pub fn conditions(route: &RouteView, rule: &RuleView) -> Result<Vec<Condition>, 
     for condition in first.map(|m| m.conditions.as_slice()).unwrap_or_default() {
         match condition {
             Condition::Path { kind, value } => match kind {
+                // A gRPC service alone is the prefix `/<service>/`, as the controller writes it.
+                MatchKind::PathPrefix if grpc => out.push(Condition::Path {
+                    kind: MatchKind::PathPrefix,
+                    value: format!("{}/", value.trim_end_matches('/')),
+                }),
                 MatchKind::Exact | MatchKind::PathPrefix => out.push(condition.clone()),
                 MatchKind::RegularExpression if grpc => {
                     return Err("LATTICE_UNSUPPORTED_GRPC_METHOD_MATCH: VPC Lattice matches a gRPC method only by its exact service and method, or a service alone".into())

@@ -2,7 +2,7 @@
 //! their DNS names, each service's listeners and rules, its target groups and their targets.
 
 use super::{listener, target_group};
-use pylon_ir::lattice::{Service, ServiceNetwork};
+use pylon_ir::lattice::{LatticeTargetGroup, Service, ServiceNetwork};
 use std::fmt::Write;
 
 pub fn service_network(out: &mut String, sn: &ServiceNetwork) {
@@ -30,6 +30,25 @@ pub fn service_network(out: &mut String, sn: &ServiceNetwork) {
         self::service(out, service);
     }
     out.push('\n');
+}
+
+/// Services in no network, and ServiceExports' target groups.
+pub fn standalone(out: &mut String, services: &[Service], exported: &[LatticeTargetGroup]) {
+    if !services.is_empty() {
+        let _ = writeln!(out, "Standalone Lattice services (in no service network)");
+        for s in services {
+            service(out, s);
+        }
+        out.push('\n');
+    }
+    if !exported.is_empty() {
+        let _ = writeln!(out, "Exported target groups (ServiceExport)");
+        for tg in exported {
+            target_group(out, "  ", &tg.group);
+            let _ = writeln!(out, "    arn {}", tg.arn);
+        }
+        out.push('\n');
+    }
 }
 
 fn service(out: &mut String, service: &Service) {

@@ -12,7 +12,10 @@ use std::fmt::Write;
 pub fn render(translation: &Translation) -> String {
     let mut out = String::new();
     let ir = &translation.ir;
-    if ir.load_balancers.is_empty() && ir.service_networks.is_empty() {
+    if ir.load_balancers.is_empty()
+        && ir.service_networks.is_empty()
+        && ir.standalone_services.is_empty()
+    {
         out.push_str("No load balancers.\n");
     }
     for lb in &ir.load_balancers {
@@ -21,6 +24,11 @@ pub fn render(translation: &Translation) -> String {
     for sn in &ir.service_networks {
         lattice::service_network(&mut out, sn);
     }
+    lattice::standalone(
+        &mut out,
+        &ir.standalone_services,
+        &ir.exported_target_groups,
+    );
     problems(&mut out, &translation.problems);
     out
 }
