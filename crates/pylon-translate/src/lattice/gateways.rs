@@ -6,7 +6,7 @@ use crate::gateway::listeners::{self, ListenerBuild};
 use crate::gateway::status::{reason, Condition, GatewayClassStatus, GatewayStatus};
 use crate::status::{ObjectStatus, Status};
 use gateway_api::apis::standard::gateways::Gateway;
-use pylon_model::{Kind, ObjectRef, Snapshot};
+use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
 
 /// A Gateway of the Lattice class: one service network's presence in this cluster.
 pub struct GatewayBuild<'s> {
@@ -74,6 +74,19 @@ fn lattice_listeners(gw: &Gateway, snapshot: &Snapshot) -> Vec<ListenerBuild> {
         }
     }
     builds
+}
+
+/// Each listener that cannot be served, as a problem on its Gateway.
+pub fn listener_problems(build: &GatewayBuild<'_>, problems: &mut Vec<Problem>) {
+    for (i, l) in build.listeners.iter().enumerate() {
+        if let Err((_, why)) = l.accepted.as_ref().and(l.resolved.as_ref()) {
+            problems.push(Problem::error(
+                Some(build.object.clone()),
+                Some(format!("spec.listeners[{i}]")),
+                format!("listener {} is not served: {why}", l.name),
+            ));
+        }
+    }
 }
 
 pub fn status(build: &GatewayBuild<'_>, network_id: &str) -> ObjectStatus {

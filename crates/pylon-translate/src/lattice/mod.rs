@@ -84,6 +84,9 @@ pub fn translate(
         exports: &exports,
     };
     let mut gateways = gateways::gateways(snapshot, &classes);
+    for gateway in &gateways {
+        gateways::listener_problems(gateway, problems);
+    }
     let mut services: BTreeMap<String, Vec<Service>> = BTreeMap::new();
     for route in routes {
         let mut parents = Vec::new();
@@ -229,7 +232,7 @@ fn attach(
         return refuse(
             reason::NO_MATCHING_PARENT,
             format!(
-                "Gateway {} has no listener {}",
+                "{} has no listener {}",
                 gateway.object,
                 section.unwrap_or_default()
             ),
@@ -244,7 +247,7 @@ fn attach(
     if usable.is_empty() {
         let message = match grpc {
             true => "a GRPCRoute needs an HTTPS listener on VPC Lattice, and the parent has no programmed one".to_string(),
-            false => format!("no listener of Gateway {} that the route names is programmed", gateway.object),
+            false => format!("no listener of {} that the route names is programmed", gateway.object),
         };
         return refuse(reason::NOT_ALLOWED_BY_LISTENERS, message);
     }

@@ -210,7 +210,11 @@ pub fn service_target_group(
         port: &port_ref,
         qualify_namespace: true,
     };
-    let group = target_group::build(&backend, settings, snapshot).map_err(|e| e.to_string())?;
+    let group = target_group::build(&backend, settings, snapshot).map_err(|e| match e {
+        // Lattice has no 503 for it: the rule answers 500 once no backend is left.
+        target_group::BackendError::ServiceNotFound(service) => format!("{service} does not exist"),
+        other => other.to_string(),
+    })?;
     Ok(LatticeTargetGroup {
         arn: arns.arn(&format!(
             "targetgroup/tg-{}",

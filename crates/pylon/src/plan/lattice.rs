@@ -6,7 +6,10 @@ use pylon_ir::lattice::{LatticeTargetGroup, Service, ServiceNetwork};
 use std::fmt::Write;
 
 pub fn service_network(out: &mut String, sn: &ServiceNetwork) {
-    let gateways: Vec<String> = sn.gateways.iter().map(ToString::to_string).collect();
+    let mut gateways: Vec<String> = sn.gateways.iter().map(ToString::to_string).collect();
+    if gateways.is_empty() {
+        gateways.push("no Gateway here: not associated with this cluster's VPC".into());
+    }
     let _ = writeln!(
         out,
         "Service network {}  {}  ({})",

@@ -4,7 +4,7 @@ mod describe;
 mod lattice;
 
 use describe::{action, condition, filter, Groups};
-use pylon_ir::{HealthCheckPort, Listener, LoadBalancer, TargetGroup};
+use pylon_ir::{HealthCheckPort, Listener, LoadBalancer, ProtocolVersion, TargetGroup};
 use pylon_model::Problem;
 use pylon_translate::Translation;
 use std::fmt::Write;
@@ -108,12 +108,20 @@ fn target_group(out: &mut String, indent: &str, tg: &TargetGroup) {
     );
     let _ = writeln!(
         out,
-        "{indent}  target type {}, protocol {}, port {}",
+        "{indent}  target type {}, protocol {}, port {}{}",
         tg.target_type.as_str(),
         tg.protocol.as_str(),
-        tg.port
+        tg.port,
+        match tg.protocol_version {
+            ProtocolVersion::Http1 => "",
+            ProtocolVersion::Http2 => ", version HTTP2",
+            ProtocolVersion::Grpc => ", version GRPC",
+        }
     );
-    let _ = writeln!(
+    if !hc.enabled {
+        let _ = writeln!(out, "{indent}  health check off");
+    } else {
+        let _ = writeln!(
         out,
         "{indent}  health check {} {hc_port} {}, every {}s, timeout {}s, healthy {}, unhealthy {}, codes {}",
         hc.protocol.as_str(),
@@ -124,6 +132,7 @@ fn target_group(out: &mut String, indent: &str, tg: &TargetGroup) {
         hc.unhealthy_threshold,
         hc.success_codes
     );
+    }
     if tg.targets.is_empty() {
         let _ = writeln!(out, "{indent}  (no targets)");
     }
