@@ -28,6 +28,10 @@ pub struct ServiceNetwork {
     pub source_vpc_arn: String,
     /// Sorted by name.
     pub services: Vec<Service>,
+    /// Where every request to the network's services is logged (AccessLogPolicy on a Gateway):
+    /// paths under the access-log directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_logs: Vec<String>,
 }
 
 /// A Lattice service: one route, with its generated DNS name and an optional custom domain.
@@ -49,6 +53,25 @@ pub struct Service {
     /// Sorted by port.
     pub listeners: Vec<Listener>,
     pub target_groups: BTreeMap<String, LatticeTargetGroup>,
+    /// Where its requests are logged (AccessLogPolicy on the route), as for a network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_logs: Vec<String>,
+}
+
+/// A rule's Lattice access log: where lines go and what every line of the rule says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleLog {
+    /// Paths under the access-log directory.
+    pub destinations: Vec<String>,
+    pub service_network_arn: String,
+    pub service_arn: String,
+    pub listener_id: String,
+    pub listener_type: String,
+    pub source_vpc_arn: String,
+    pub source_vpc_id: String,
+    /// Target group ARNs by target group id.
+    pub target_group_arns: BTreeMap<String, String>,
 }
 
 /// A target group with its Lattice ARN.
@@ -110,6 +133,7 @@ impl ServiceNetwork {
                 });
                 out.certificates
                     .extend(listener.certificates.iter().cloned());
+                let log = self.rule_log(service, listener);
                 let rules = listener.rules.iter().map(|r| {
                     (
                         r.conditions.clone(),
@@ -137,6 +161,7 @@ impl ServiceNetwork {
                         filters: Vec::new(),
                         timeouts,
                         action: self.with_headers(service, action),
+                        access_log: log.clone(),
                     });
                 }
             }
@@ -157,6 +182,35 @@ impl ServiceNetwork {
             listeners: listeners.into_values().collect(),
             target_groups,
         }
+    }
+
+    /// The access log of a service's listener, when the network or the service has one.
+    fn rule_log(&self, service: &Service, listener: &Listener) -> Option<RuleLog> {
+        let mut destinations: Vec<String> = self
+            .access_logs
+            .iter()
+            .chain(&service.access_logs)
+            .cloned()
+            .collect();
+        destinations.sort();
+        destinations.dedup();
+        if destinations.is_empty() {
+            return None;
+        }
+        Some(RuleLog {
+            destinations,
+            service_network_arn: self.arn.clone(),
+            service_arn: service.arn.clone(),
+            listener_id: listener.id.clone(),
+            listener_type: listener.protocol.as_str().to_string(),
+            source_vpc_arn: self.source_vpc_arn.clone(),
+            source_vpc_id: self.source_vpc.clone(),
+            target_group_arns: service
+                .target_groups
+                .iter()
+                .map(|(id, tg)| (id.clone(), tg.arn.clone()))
+                .collect(),
+        })
     }
 
     /// A forward with each target group's Lattice headers set (replacing any a client sent);

@@ -165,6 +165,9 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<Timeouts>,
     pub action: Action,
+    /// Lattice access logs: each request this rule takes is logged to these destinations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<lattice::RuleLog>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -115,6 +115,7 @@ pub struct IAMAuthPolicySpec {
     kind = "AccessLogPolicy",
     plural = "accesslogpolicies",
     namespaced,
+    status = "PolicyStatus",
     derive = "Default",
     derive = "PartialEq"
 )]
@@ -123,6 +124,13 @@ pub struct AccessLogPolicySpec {
     pub target_ref: TargetRef,
     /// An S3 bucket, CloudWatch Logs log group or Kinesis Data Firehose delivery stream ARN.
     pub destination_arn: String,
+}
+
+/// A policy's status, as the controller writes it: its conditions.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct PolicyStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
 }
 
 /// Publishes a Service's ports as standalone target groups, for ServiceImports to use.

@@ -136,7 +136,9 @@ pub fn translate_with(snapshot: &Snapshot, options: &Options, memo: &mut Memo) -
     status::fill_gateway_addresses(&ir, &mut statuses);
     statuses.sort_by(|a, b| a.object.cmp(&b.object));
     status::merge_route_parents(&mut statuses);
-    let annotations = lattice::written_annotations(&ir);
+    let mut annotations = lattice::written_annotations(&ir);
+    annotations.extend(lattice.annotations);
+    annotations.sort_by(|a, b| a.object.cmp(&b.object));
     problems.sort();
     problems.dedup();
     Translation {

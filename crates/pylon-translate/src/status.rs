@@ -27,6 +27,13 @@ pub enum Status {
     GatewayClass(GatewayClassStatus),
     Gateway(GatewayStatus),
     Route(RouteStatus),
+    Policy(PolicyStatus),
+}
+
+/// A policy's status: its conditions (Accepted, with the reason).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyStatus {
+    pub conditions: Vec<Condition>,
 }
 
 /// One status per route: the parents of a route that both the ALB and the Lattice class serve
@@ -111,7 +118,7 @@ impl ObjectStatus {
                     }
                 }
             }
-            Status::GatewayClass(_) | Status::Route(_) => {}
+            Status::GatewayClass(_) | Status::Route(_) | Status::Policy(_) => {}
         }
         self
     }

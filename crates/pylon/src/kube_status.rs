@@ -223,6 +223,7 @@ fn object_json(object: &Object) -> Value {
         Object::Gateway(o) => serde_json::to_value(o),
         Object::HTTPRoute(o) => serde_json::to_value(o),
         Object::GRPCRoute(o) => serde_json::to_value(o),
+        Object::AccessLogPolicy(o) => serde_json::to_value(o),
         _ => Ok(Value::Null),
     }
     .unwrap_or_default()
@@ -243,7 +244,7 @@ fn next_status(status: &ObjectStatus, existing: &Value) -> Option<Value> {
         }
     };
     match status.object.kind.as_str() {
-        "GatewayClass" | "Gateway" => {
+        "GatewayClass" | "Gateway" | "AccessLogPolicy" => {
             stamp(&mut next["conditions"], &existing["conditions"]);
             let before_listeners = existing["listeners"].clone();
             // `get_mut`, not indexing: indexing a missing key would add a null `listeners` to a

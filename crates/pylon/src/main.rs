@@ -67,6 +67,11 @@ enum Command {
         /// loopback, or point a resolver's `on.aws` stub at it.
         #[arg(long, default_value = "127.0.0.1:5353", value_parser = dns_listen)]
         dns_listen: DnsListen,
+        /// Where Lattice access logs (AccessLogPolicy) are written: a CloudWatch log group as
+        /// cloudwatch/<group>.log, an S3 bucket as s3/<bucket>/access.log, a Firehose stream as
+        /// firehose/<stream>.log [default: access-logs in --state-dir].
+        #[arg(long)]
+        access_log_dir: Option<PathBuf>,
     },
     /// Print the load balancers the manifests make, as a tree (or as JSON or YAML).
     Plan {
@@ -259,6 +264,7 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             access_log,
             header_read_timeout,
             dns_listen,
+            access_log_dir,
         } => {
             if !translate.kube {
                 small_heap();
@@ -302,6 +308,9 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
             let proxy = ProxyOptions {
                 access_log,
                 header_read_timeout: std::time::Duration::from_secs(header_read_timeout),
+                access_log_dir: Some(
+                    access_log_dir.unwrap_or_else(|| translate.state_dir().join("access-logs")),
+                ),
             };
             runtime.block_on(run::run(&translate, admin, election, proxy, dns_listen.0))?;
             Ok(ExitCode::SUCCESS)

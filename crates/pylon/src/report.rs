@@ -73,6 +73,9 @@ impl Published {
                 ));
             }
         }
+        for why in &self.apply.access_log_errors {
+            problems.push(Problem::error(None, None, why.clone()));
+        }
         problems.sort();
         problems
     }

@@ -207,3 +207,210 @@ fn seed_lattice_route_answers_by_its_dns_name_with_lattice_headers() {
     assert_eq!(other.status, 404);
     assert!(other.body.contains("Not Found"), "{}", other.body);
 }
+
+/// Three pods behind two Services, a Lattice route with a custom domain and path, header,
+/// method and weighted rules, a TargetGroupPolicy health check and an AccessLogPolicy on the
+/// Gateway.
+fn mesh(env: &Env, route_rules: &str) -> String {
+    let mut text = String::new();
+    text.push_str(NAMESPACE);
+    text.push_str("---\n");
+    text.push_str(&service(
+        "web",
+        8080,
+        &[env.backend_ip(1), env.backend_ip(2)],
+    ));
+    text.push_str("---\n");
+    text.push_str(&service("api", 8080, &[env.backend_ip(3)]));
+    text.push_str(&format!(
+        "---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: amazon-vpc-lattice}}
+spec: {{controllerName: application-networking.k8s.aws/gateway-api-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: mesh, namespace: demo}}
+spec:
+  gatewayClassName: amazon-vpc-lattice
+  listeners: [{{name: http, protocol: HTTP, port: 80}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: inventory, namespace: demo}}
+spec:
+  parentRefs: [{{name: mesh}}]
+  hostnames: [inventory.example.com]
+  rules:
+{route_rules}---
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: TargetGroupPolicy
+metadata: {{name: web-health, namespace: demo}}
+spec:
+  targetRef: {{group: \"\", kind: Service, name: web}}
+  healthCheck:
+    enabled: true
+    intervalSeconds: 5
+    timeoutSeconds: 1
+    healthyThresholdCount: 2
+    unhealthyThresholdCount: 2
+    path: /healthz
+---
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: AccessLogPolicy
+metadata: {{name: mesh-logs, namespace: demo}}
+spec:
+  targetRef: {{group: gateway.networking.k8s.io, kind: Gateway, name: mesh}}
+  destinationArn: arn:aws:logs:us-west-2:123456789012:log-group:/lattice/mesh
+"
+    ));
+    text
+}
+
+const RULES: &str = "  - matches:
+    - path: {type: PathPrefix, value: /api}
+    backendRefs: [{name: api, port: 80}]
+  - matches:
+    - headers: [{name: x-canary, value: \"true\"}]
+    backendRefs: [{name: api, port: 80}]
+  - matches:
+    - method: DELETE
+    backendRefs: [{name: api, port: 80}]
+  - backendRefs:
+    - {name: web, port: 80, weight: 3}
+    - {name: api, port: 80, weight: 1}
+";
+
+#[test]
+fn lattice_rules_weights_health_checks_and_access_logs() {
+    let env = Env::new(79);
+    env.write("mesh.yaml", &mesh(&env, RULES));
+    let _a = env.backend(1, 8080, "pod-a");
+    let _b = env.backend(2, 8080, "pod-b");
+    let _c = env.backend(3, 8080, "pod-c");
+    let _pylon = env.pylon();
+    let sn = network(&env, "mesh");
+    let lb = address(&sn, 80);
+    let dns = sn["services"][0]["dnsName"].as_str().unwrap().to_string();
+    // Both names resolve to the network, and both reach the service.
+    let (_, by_domain) = resolve(&env, "inventory.example.com", false);
+    assert_eq!(by_domain, vec![lb.ip()]);
+    let ask = |method: &str, path: &str, host: &str, headers: &[(&str, &str)]| {
+        http_request(lb, method, path, Some(host), headers).unwrap()
+    };
+    for host in [dns.as_str(), "inventory.example.com"] {
+        assert_eq!(ask("GET", "/api/items", host, &[]).backend(), "pod-c");
+        assert_eq!(
+            ask("GET", "/", host, &[("x-canary", "TRUE")]).backend(),
+            "pod-c",
+            "header values without regard to case"
+        );
+        assert_eq!(ask("DELETE", "/items/1", host, &[]).backend(), "pod-c");
+    }
+    // Path matches are case-sensitive: /API is not /api.
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..40 {
+        *counts
+            .entry(ask("GET", "/API", "inventory.example.com", &[]).backend())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(counts.values().sum::<i32>(), 40);
+    assert_eq!(counts.get("pod-c"), Some(&10), "weight 1 of 4: {counts:?}");
+    assert_eq!(
+        counts.get("pod-a").copied().unwrap_or(0) + counts.get("pod-b").copied().unwrap_or(0),
+        30,
+        "weight 3 of 4 over both web pods: {counts:?}"
+    );
+    assert_eq!(ask("GET", "/", "other.example.com", &[]).status, 404);
+
+    // The access log: Lattice's fields, one line per request, in the log group's file.
+    let log = env.state().join("access-logs/cloudwatch/lattice/mesh.log");
+    let mut lines = Vec::new();
+    wait_until(
+        Duration::from_secs(5),
+        || {
+            lines = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect();
+            lines.len() >= 46
+        },
+        || {
+            format!(
+                "too few access-log lines in {}:\n{}",
+                log.display(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        },
+    );
+    let delete = lines
+        .iter()
+        .find(|l| l["requestMethod"] == "DELETE")
+        .expect("the DELETE request is logged");
+    assert_eq!(delete["requestPath"], "/items/1");
+    assert_eq!(delete["responseCode"], 200);
+    assert_eq!(delete["serviceArn"], sn["services"][0]["arn"]);
+    assert_eq!(delete["serviceNetworkArn"], sn["arn"]);
+    assert_eq!(delete["listenerType"], "HTTP");
+    assert_eq!(
+        delete["targetIpPort"],
+        format!("{}:8080", env.backend_ip(3))
+    );
+    assert!(delete["targetGroupArn"]
+        .as_str()
+        .unwrap()
+        .contains(":targetgroup/tg-"));
+    assert!(delete["startTime"].as_str().unwrap().ends_with('Z'));
+    assert!(delete["bytesSent"].as_u64().unwrap() > 0);
+    assert_eq!(delete["sourceVpcArn"], sn["sourceVpcArn"]);
+    assert_eq!(delete["tlsVersion"], "-");
+    // The policy's status and the subscription ARN, as the controller writes them.
+    let status = env.status();
+    let policy = status["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "AccessLogPolicy")
+        .unwrap();
+    assert_eq!(policy["status"]["conditions"][0]["reason"], "Accepted");
+    assert!(policy["metadata"]["annotations"]
+        ["application-networking.k8s.aws/accessLogSubscription"]
+        .as_str()
+        .unwrap()
+        .contains(":accesslogsubscription/als-"));
+
+    // pod-b fails its health check (TargetGroupPolicy: every 5 s, unhealthy after 2): the
+    // web target group sends everything to pod-a.
+    http_request(
+        format!("{}:8080", env.backend_ip(2)).parse().unwrap(),
+        "POST",
+        "/health/503",
+        None,
+        &[],
+    )
+    .unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        || (0..8).all(|_| ask("GET", "/", "inventory.example.com", &[]).backend() != "pod-b"),
+        || "pod-b kept getting requests after failing its health checks".into(),
+    );
+
+    // A route edit is served without a restart: /api now goes to web.
+    env.write(
+        "mesh.yaml",
+        &mesh(
+            &env,
+            &RULES.replace(
+                "backendRefs: [{name: api, port: 80}]\n  - matches:\n    - headers",
+                "backendRefs: [{name: web, port: 80}]\n  - matches:\n    - headers",
+            ),
+        ),
+    );
+    wait_until(
+        Duration::from_secs(5),
+        || ask("GET", "/api/items", "inventory.example.com", &[]).backend() == "pod-a",
+        || "the edited route was never served".into(),
+    );
+}

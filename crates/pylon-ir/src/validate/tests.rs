@@ -24,6 +24,7 @@ fn lb(id: &str, address: &str) -> LoadBalancer {
                 filters: vec![],
                 timeouts: None,
                 action: Action::forward(format!("{id}/tg/web:80")),
+                access_log: None,
             }],
             default_action: Action::fixed(404, None),
             certificates: vec![],

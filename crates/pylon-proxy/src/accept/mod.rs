@@ -37,6 +37,8 @@ pub struct ProxyOptions {
     /// How long a client may take to send its request headers (and a TLS handshake) before its
     /// connection is closed.
     pub header_read_timeout: Duration,
+    /// Where Lattice access logs (AccessLogPolicy destinations) are written.
+    pub access_log_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ProxyOptions {
@@ -44,6 +46,7 @@ impl Default for ProxyOptions {
         ProxyOptions {
             access_log: None,
             header_read_timeout: request::HEADER_READ_TIMEOUT,
+            access_log_dir: None,
         }
     }
 }
@@ -71,6 +74,8 @@ struct Bound {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ApplyReport {
     pub listeners: BTreeMap<String, ListenerState>,
+    /// Lattice access-log files that could not be opened (their lines are not written).
+    pub access_log_errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,6 +103,9 @@ impl Proxy {
             context: Arc::new(Context {
                 access_log: options.access_log,
                 header_read_timeout: options.header_read_timeout,
+                lattice_logs: crate::observe::lattice_log::Destinations::new(
+                    options.access_log_dir,
+                ),
                 ..Context::default()
             }),
             connections: Arc::new(AtomicUsize::new(0)),
@@ -125,7 +133,17 @@ impl Proxy {
                 })
             })
         }));
-        let mut report = ApplyReport::default();
+        let mut report = ApplyReport {
+            access_log_errors: self.context.lattice_logs.open(
+                served
+                    .iter()
+                    .flat_map(|lb| &lb.listeners)
+                    .flat_map(|l| &l.rules)
+                    .filter_map(|r| r.access_log.as_ref())
+                    .flat_map(|log| log.destinations.iter().map(String::as_str)),
+            ),
+            ..ApplyReport::default()
+        };
         let mut bound = self.bound.lock().expect("listeners lock");
         let mut desired: HashMap<SocketAddr, (CompiledListener, Option<Arc<Certificates>>)> =
             HashMap::new();
@@ -350,7 +368,8 @@ async fn accept_loop(
                                     Ok(Ok(stream)) => {
                                         // ALPN chose h2: the connection speaks HTTP/2 only.
                                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                                        hyper_server::serve(stream, Client::new(peer), config, context, stopped, h2).await;
+                                        let client = Client::new(peer).with_tls(stream.get_ref().1);
+                                        hyper_server::serve(stream, client, config, context, stopped, h2).await;
                                         drop(guard);
                                     }
                                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),

@@ -4,7 +4,9 @@
 use super::request_head;
 use crate::message::answer;
 use crate::message::{boxed, Body, Client, ClientBody};
-use crate::observe::access_log::{AccessLog, Entry, Logged};
+use crate::observe::access_log::{AccessLog, Entry};
+use crate::observe::lattice_log::{Destinations, LatticeEntry};
+use crate::observe::logged::Logged;
 use crate::route::{CompiledListener, RequestFacts};
 use crate::steps::Exchange;
 use crate::upstream::Clients;
@@ -22,6 +24,8 @@ pub struct Context {
     pub clients: Arc<Clients>,
     pub access_log: Option<AccessLog>,
     pub header_read_timeout: Duration,
+    /// The Lattice access logs' files.
+    pub lattice_logs: Destinations,
 }
 
 impl Default for Context {
@@ -30,6 +34,7 @@ impl Default for Context {
             clients: Arc::default(),
             access_log: None,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            lattice_logs: Destinations::default(),
         }
     }
 }
@@ -59,14 +64,23 @@ pub async fn handle<B: ClientBody>(
         client: client.addr.ip(),
     };
     let route = listener.route(&facts);
+    let lattice = route.access_log.as_ref().and_then(|rule| {
+        LatticeEntry::begin(
+            rule,
+            &context.lattice_logs,
+            started,
+            &client,
+            &request,
+            &host,
+        )
+    });
     let mut exchange = Exchange::new(request.map(boxed), &client, &host, &context.clients);
     let response = route.pipeline.run(&mut exchange).await;
-    listener
-        .metrics
-        .record(response.status().as_u16(), started.elapsed());
-    match (entry, &context.access_log) {
+    let status = response.status().as_u16();
+    listener.metrics.record(status, started.elapsed());
+    let entry = match (entry, &context.access_log) {
         (Some(mut entry), Some(log)) => {
-            entry.status = response.status().as_u16();
+            entry.status = status;
             entry.load_balancer.clone_from(&listener.load_balancer_id);
             entry.listener.clone_from(&listener.listener_id);
             entry.rule = route.rule;
@@ -75,10 +89,19 @@ pub async fn handle<B: ClientBody>(
                 entry.target_group = Some(target_group.to_string());
                 entry.target = Some(target);
             }
-            let log = log.clone();
-            response.map(|b| Logged::new(b, entry, log).boxed())
+            Some((entry, log.clone()))
         }
-        _ => response,
+        _ => None,
+    };
+    let lattice = lattice.map(|mut l| {
+        l.status = status;
+        l.target = exchange.upstream.map(|(tg, t)| (tg.to_string(), t));
+        l.headers_after = started.elapsed();
+        l
+    });
+    match (entry, lattice) {
+        (None, None) => response,
+        (entry, lattice) => response.map(|b| Logged::new(b, entry, lattice).boxed()),
     }
 }
 

@@ -12,6 +12,7 @@ pub use body::{boxed, full, Body, BoxError, ClientBody};
 
 use http::HeaderValue;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The most header bytes Pylon reads in one request or response head, from clients and from
 /// targets alike, over HTTP/1.1 and HTTP/2.
@@ -23,6 +24,16 @@ pub struct Client {
     pub addr: SocketAddr,
     /// Its address as an `X-Forwarded-For` entry, made once per connection.
     pub forwarded_for: HeaderValue,
+    /// What its TLS handshake settled, on HTTPS listeners.
+    pub tls: Option<Arc<TlsFacts>>,
+}
+
+/// A TLS connection's server name, version and cipher suite, as access logs show them.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFacts {
+    pub server_name: Option<String>,
+    pub version: String,
+    pub cipher: String,
 }
 
 impl Client {
@@ -31,6 +42,26 @@ impl Client {
             addr,
             forwarded_for: HeaderValue::from_str(&addr.ip().to_string())
                 .expect("an IP address is a header value"),
+            tls: None,
         }
+    }
+
+    /// A client on a TLS connection.
+    pub fn with_tls(mut self, connection: &rustls::ServerConnection) -> Self {
+        let version = match connection.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+            Some(other) => format!("{other:?}"),
+            None => String::new(),
+        };
+        self.tls = Some(Arc::new(TlsFacts {
+            server_name: connection.server_name().map(str::to_string),
+            version,
+            cipher: connection
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+        }));
+        self
     }
 }

@@ -3,14 +3,10 @@
 //!
 //! Lines go through a channel to a writer thread, so a slow sink never stalls a request.
 
-use bytes::Bytes;
-use hyper::body::{Body, Frame, SizeHint};
 use serde::Serialize;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::mpsc;
-use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Where access log lines go.
@@ -37,6 +33,11 @@ impl AccessLog {
             })
             .expect("spawn the access log thread");
         AccessLog(tx)
+    }
+
+    /// Queues one line (ending in a newline) for the writer.
+    pub fn send(&self, line: Vec<u8>) {
+        let _ = self.0.send(line);
     }
 }
 
@@ -65,7 +66,7 @@ pub struct Entry {
     /// Response body bytes sent.
     pub bytes: u64,
     #[serde(skip)]
-    started: Option<Instant>,
+    pub(super) started: Option<Instant>,
 }
 
 impl Entry {
@@ -100,62 +101,5 @@ impl Entry {
             bytes: 0,
             started: Some(started),
         }
-    }
-}
-
-/// A response body that counts what it sends and logs its request when it is done.
-pub struct Logged<B> {
-    inner: B,
-    entry: Option<Entry>,
-    log: AccessLog,
-}
-
-impl<B> Logged<B> {
-    pub fn new(inner: B, entry: Entry, log: AccessLog) -> Self {
-        Logged {
-            inner,
-            entry: Some(entry),
-            log,
-        }
-    }
-}
-
-impl<B> Drop for Logged<B> {
-    fn drop(&mut self) {
-        if let Some(mut entry) = self.entry.take() {
-            if let Some(started) = entry.started {
-                entry.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-            }
-            if let Ok(mut line) = serde_json::to_vec(&entry) {
-                line.push(b'\n');
-                let _ = self.log.0.send(line);
-            }
-        }
-    }
-}
-
-impl<B: Body<Data = Bytes> + Unpin> Body for Logged<B> {
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let (Some(data), Some(entry)) = (frame.data_ref(), self.entry.as_mut()) {
-                entry.bytes += data.len() as u64;
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -2,4 +2,6 @@
 //! counters and latencies of every listener.
 
 pub mod access_log;
+pub mod lattice_log;
+pub mod logged;
 pub mod metrics;

@@ -44,6 +44,8 @@ pub struct Route {
     pub rule: u32,
     pub origin: Arc<str>,
     pub pipeline: Pipeline,
+    /// Lattice access logs of the rule.
+    pub access_log: Option<Arc<pylon_ir::lattice::RuleLog>>,
 }
 
 impl CompiledListener {
@@ -77,6 +79,7 @@ impl CompiledListener {
                             &facts,
                             groups,
                         ),
+                        access_log: r.access_log.clone().map(Arc::new),
                     },
                 })
                 .collect(),
@@ -90,6 +93,7 @@ impl CompiledListener {
                     &facts,
                     groups,
                 ),
+                access_log: None,
             },
         }
     }

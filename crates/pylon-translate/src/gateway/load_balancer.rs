@@ -344,6 +344,7 @@ impl GatewayBuild {
                         filters: vec![],
                         timeouts: None,
                         action: Action::fixed(404, None),
+                        access_log: None,
                     },
                 ));
             }

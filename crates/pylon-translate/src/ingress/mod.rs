@@ -207,6 +207,7 @@ pub fn translate_ingress(
                         filters: vec![],
                         timeouts: None,
                         action: rule.action,
+                        access_log: None,
                     })
                     .collect(),
                 default_action,

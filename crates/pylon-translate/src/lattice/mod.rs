@@ -5,6 +5,7 @@
 //! IP target groups of the Services' endpoints (or of ServiceExports, through ServiceImports),
 //! with Lattice's health-check defaults or a TargetGroupPolicy's.
 
+mod access_logs;
 mod gateways;
 mod names;
 mod rules;
@@ -34,6 +35,8 @@ pub struct Output {
     pub standalone_services: Vec<Service>,
     pub exported_target_groups: Vec<LatticeTargetGroup>,
     pub statuses: Vec<ObjectStatus>,
+    /// Annotations on the Lattice policies (access-log subscription ARNs).
+    pub annotations: Vec<crate::ObjectAnnotations>,
 }
 
 /// Where Lattice resources live, as `--region`, the account and the cluster's VPC say.
@@ -87,6 +90,10 @@ pub fn translate(
     for gateway in &gateways {
         gateways::listener_problems(gateway, problems);
     }
+    let gateway_refs: Vec<ObjectRef> = gateways.iter().map(|g| g.object.clone()).collect();
+    let logs = access_logs::read(snapshot, &gateway_refs, &arns, problems);
+    out.statuses.extend(logs.statuses);
+    out.annotations = logs.annotations;
     let mut services: BTreeMap<String, Vec<Service>> = BTreeMap::new();
     for route in routes {
         let mut parents = Vec::new();
@@ -130,7 +137,12 @@ pub fn translate(
                     Condition::new(type_, ok, why, message, generation)
                 })
                 .collect();
-            if let Some(service) = built {
+            if let Some(mut service) = built {
+                service.access_logs = logs
+                    .by_target
+                    .get(&route.object)
+                    .cloned()
+                    .unwrap_or_default();
                 let standalone = gateway.standalone
                     || gateways::is_true(
                         service::annotations(route, snapshot)
@@ -174,6 +186,14 @@ pub fn translate(
         list.sort_by(|a, b| a.name.cmp(&b.name));
         let mut refs: Vec<ObjectRef> = members.iter().map(|g| g.object.clone()).collect();
         refs.sort();
+        let mut network_logs: Vec<String> = refs
+            .iter()
+            .filter_map(|g| logs.by_target.get(g))
+            .flatten()
+            .cloned()
+            .collect();
+        network_logs.sort();
+        network_logs.dedup();
         out.service_networks.push(ServiceNetwork {
             arn: arns.arn(&format!("servicenetwork/{id}")),
             id,
@@ -183,6 +203,7 @@ pub fn translate(
             source_vpc_arn: format!("arn:aws:ec2:{}:{}:vpc/{vpc}", arns.region, arns.account),
             source_vpc: vpc.clone(),
             services: list,
+            access_logs: network_logs,
         });
     }
     out.standalone_services.sort_by(|a, b| a.name.cmp(&b.name));

@@ -145,6 +145,7 @@ pub fn build(
             filters: Vec::new(),
             timeouts: None,
             action,
+            access_log: None,
         });
     }
     if lattice_rules.is_empty() && !route.rules.is_empty() {
@@ -180,6 +181,7 @@ pub fn build(
             idle_timeout_seconds,
             listeners: by_port.into_values().collect(),
             target_groups,
+            access_logs: Vec::new(),
         },
         refused,
     ))

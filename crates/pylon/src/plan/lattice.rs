@@ -26,6 +26,9 @@ pub fn service_network(out: &mut String, sn: &ServiceNetwork) {
         "  data-plane address {address}, associated VPC {}",
         sn.source_vpc
     );
+    for log in &sn.access_logs {
+        let _ = writeln!(out, "  access log of every service to {log}");
+    }
     if sn.services.is_empty() {
         let _ = writeln!(out, "  (no services)");
     }
@@ -66,6 +69,9 @@ fn service(out: &mut String, service: &Service) {
         let _ = writeln!(out, "    custom domain {domain}");
     }
     let _ = writeln!(out, "    idle timeout {}s", service.idle_timeout_seconds);
+    for log in &service.access_logs {
+        let _ = writeln!(out, "    access log to {log}");
+    }
     let groups = |id: &str| service.target_groups.get(id).map(|tg| &tg.group);
     for l in &service.listeners {
         listener(out, "    ", l, &groups);

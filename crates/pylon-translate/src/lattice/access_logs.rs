@@ -1,0 +1,197 @@
+//! AccessLogPolicy: access logs of a service network (targetRef Gateway) or a service (targetRef
+//! HTTPRoute or GRPCRoute), written as Lattice writes them to a local file that stands for the
+//! destination: a CloudWatch Logs log group, an S3 bucket or a Firehose delivery stream.
+
+use super::names::{self, Arns};
+use super::ANNOTATION;
+use crate::gateway::status::{reason, Condition};
+use crate::status::{ObjectStatus, PolicyStatus, Status};
+use crate::ObjectAnnotations;
+use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
+use std::collections::BTreeMap;
+
+/// The statuses the controller gives an AccessLogPolicy.
+const CONFLICTED: &str = "Conflicted";
+const TARGET_NOT_FOUND: &str = "TargetNotFound";
+
+/// What the access-log policies decided.
+#[derive(Default)]
+pub struct AccessLogs {
+    /// Destinations (paths under the access-log directory) by the Gateway or route they log.
+    pub by_target: BTreeMap<ObjectRef, Vec<String>>,
+    pub statuses: Vec<ObjectStatus>,
+    /// Each accepted policy's access-log subscription ARN, as the controller annotates it.
+    pub annotations: Vec<ObjectAnnotations>,
+}
+
+/// Where a destination ARN's lines go, under the access-log directory, and its type:
+/// `cloudwatch/<log group>.log`, `s3/<bucket>[/<prefix>]/access.log` or
+/// `firehose/<delivery stream>.log`.
+pub fn destination(arn: &str) -> Result<(&'static str, String), String> {
+    let bad = || {
+        format!("destinationArn {arn:?} is not an S3 bucket, CloudWatch Logs log group or Firehose delivery stream ARN")
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, partition, service, _region, _account, resource] = parts.as_slice() else {
+        return Err(bad());
+    };
+    if parts[0] != "arn" || partition.is_empty() {
+        return Err(bad());
+    }
+    let (kind, path) = match (*service, *resource) {
+        ("s3", bucket) if !bucket.is_empty() => ("s3", format!("s3/{bucket}/access.log")),
+        ("logs", group) => match group.strip_prefix("log-group:") {
+            Some(name) if !name.is_empty() => (
+                "cloudwatch",
+                format!(
+                    "cloudwatch/{}.log",
+                    name.trim_end_matches(":*").trim_start_matches('/')
+                ),
+            ),
+            _ => return Err(bad()),
+        },
+        ("firehose", stream) => match stream.strip_prefix("deliverystream/") {
+            Some(name) if !name.is_empty() => ("firehose", format!("firehose/{name}.log")),
+            _ => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
+    // Log group names may hold `/`; nothing may climb out of the directory.
+    let safe = path
+        .split('/')
+        .all(|c| !c.is_empty() && c != "." && c != "..");
+    if !safe {
+        return Err(bad());
+    }
+    Ok((kind, path))
+}
+
+/// Reads every AccessLogPolicy: accepted ones log their target; the others say why not.
+pub fn read(
+    snapshot: &Snapshot,
+    lattice_gateways: &[ObjectRef],
+    arns: &Arns<'_>,
+    problems: &mut Vec<Problem>,
+) -> AccessLogs {
+    let mut out = AccessLogs::default();
+    // (target, destination type) → the policy that has it.
+    let mut taken: BTreeMap<(ObjectRef, &str), String> = BTreeMap::new();
+    let mut policies: Vec<_> = snapshot.access_log_policies().collect();
+    // The oldest policy keeps a destination type; names break ties.
+    policies.sort_by(|a, b| {
+        (&a.metadata.creation_timestamp, &a.metadata.name)
+            .cmp(&(&b.metadata.creation_timestamp, &b.metadata.name))
+    });
+    for policy in policies {
+        let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
+        let name = policy.metadata.name.as_deref().unwrap_or_default();
+        let me = ObjectRef::namespaced(Kind::AccessLogPolicy, namespace, name);
+        let g = policy.metadata.generation.unwrap_or(0);
+        let target = &policy.spec.target_ref;
+        let mut verdict = |ok: bool, why: &'static str, message: String| {
+            if !ok {
+                problems.push(Problem::error(
+                    Some(me.clone()),
+                    None,
+                    format!("{why}: {message}"),
+                ));
+            }
+            out.statuses.push(ObjectStatus {
+                object: me.clone(),
+                status: Status::Policy(PolicyStatus {
+                    conditions: vec![Condition::new(reason::ACCEPTED, ok, why, message, g)],
+                }),
+            });
+        };
+        let kind = match (target.group.as_str(), target.kind.as_str()) {
+            ("gateway.networking.k8s.io", "Gateway") => Kind::Gateway,
+            ("gateway.networking.k8s.io", "HTTPRoute") => Kind::HTTPRoute,
+            ("gateway.networking.k8s.io", "GRPCRoute") => Kind::GRPCRoute,
+            (group, kind) => {
+                verdict(false, reason::INVALID, format!("spec.targetRef: an AccessLogPolicy targets a Gateway, HTTPRoute or GRPCRoute of group gateway.networking.k8s.io, not {kind} of group {group:?}"));
+                continue;
+            }
+        };
+        let (dest_type, path) = match destination(&policy.spec.destination_arn) {
+            Ok(d) => d,
+            Err(why) => {
+                verdict(false, reason::INVALID, format!("spec.{why}"));
+                continue;
+            }
+        };
+        // The target is in the policy's namespace, as the CRD documents.
+        let target_ref = ObjectRef::namespaced(
+            kind,
+            target.namespace.as_deref().unwrap_or(namespace),
+            &target.name,
+        );
+        let found = match kind {
+            Kind::Gateway => lattice_gateways.contains(&target_ref),
+            _ => snapshot.get(&target_ref).is_some(),
+        };
+        if !found {
+            verdict(
+                false,
+                TARGET_NOT_FOUND,
+                format!("{target_ref} does not exist (or is not of the VPC Lattice class)"),
+            );
+            continue;
+        }
+        if let Some(first) = taken.get(&(target_ref.clone(), dest_type)) {
+            verdict(
+                false,
+                CONFLICTED,
+                format!("AccessLogPolicy {first} already sends {target_ref}'s logs to a {dest_type} destination"),
+            );
+            continue;
+        }
+        taken.insert((target_ref.clone(), dest_type), name.to_string());
+        out.by_target
+            .entry(target_ref)
+            .or_default()
+            .push(path.clone());
+        let id = names::hex17(&["accesslogsubscription", namespace, name]);
+        out.annotations.push(ObjectAnnotations {
+            object: me.clone(),
+            annotations: BTreeMap::from([(
+                format!("{ANNOTATION}accessLogSubscription"),
+                arns.arn(&format!("accesslogsubscription/als-{id}")),
+            )]),
+        });
+        verdict(
+            true,
+            reason::ACCEPTED,
+            format!("logging to {} (as {path})", policy.spec.destination_arn),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::destination;
+
+    #[test]
+    fn destination_arns_map_to_files() {
+        assert_eq!(
+            destination("arn:aws:s3:::my-logs"),
+            Ok(("s3", "s3/my-logs/access.log".into()))
+        );
+        assert_eq!(
+            destination("arn:aws:logs:us-west-2:123456789012:log-group:/aws/lattice/mesh:*"),
+            Ok(("cloudwatch", "cloudwatch/aws/lattice/mesh.log".into()))
+        );
+        assert_eq!(
+            destination("arn:aws:firehose:us-west-2:123456789012:deliverystream/lattice"),
+            Ok(("firehose", "firehose/lattice.log".into()))
+        );
+        for bad in [
+            "my-logs",
+            "arn:aws:sqs:us-west-2:123456789012:queue",
+            "arn:aws:logs:us-west-2:123456789012:log-group:../../etc",
+            "arn:aws:s3:::",
+        ] {
+            assert!(destination(bad).is_err(), "{bad}");
+        }
+    }
+}
