@@ -7,6 +7,7 @@
 pub mod client;
 mod names;
 
+pub use hickory_server::proto::rr::RecordType;
 pub use names::{Answer, Names};
 
 use arc_swap::ArcSwap;

@@ -12,6 +12,7 @@ mod state;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
+use pylon_dns::RecordType;
 use pylon_model::Snapshot;
 use pylon_proxy::{AccessLog, ProxyOptions};
 use pylon_source::FileSource;
@@ -96,6 +97,16 @@ enum Command {
         admin: SocketAddr,
         #[arg(short, long, value_enum, default_value_t = StatusFormat::Text)]
         output: StatusFormat,
+    },
+    /// Ask a DNS server (by default `pylon run`'s, see --dns-listen) for a name's addresses, like
+    /// `dig +short`: one address per line; exits non-zero with the response code otherwise.
+    Resolve {
+        name: String,
+        #[arg(long, default_value = "127.0.0.1:5353")]
+        server: SocketAddr,
+        /// Over TCP instead of UDP.
+        #[arg(long)]
+        tcp: bool,
     },
 }
 
@@ -366,6 +377,31 @@ fn dispatch(command: Command) -> Result<ExitCode, String> {
                     serde_json::to_string_pretty(&view).expect("serializes")
                 )),
                 StatusFormat::Text => emit(&report::render_status(&view)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resolve { name, server, tcp } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            let mut answers = Vec::new();
+            let mut code = None;
+            for record_type in [RecordType::A, RecordType::AAAA] {
+                let answer = runtime
+                    .block_on(pylon_dns::client::ask(server, tcp, &name, record_type))
+                    .map_err(|e| format!("cannot ask {server}: {e}"))?;
+                answers.extend(pylon_dns::client::addresses(&answer));
+                code.get_or_insert(answer.metadata.response_code);
+            }
+            if answers.is_empty() {
+                return Err(format!(
+                    "{name}: no address ({})",
+                    code.map_or(String::new(), |c| c.to_string())
+                ));
+            }
+            for address in answers {
+                emit(&format!("{address}\n"));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -206,6 +206,16 @@ pub fn render_status(view: &Value) -> String {
                 conditions_line(parent)
             ));
         }
+        for (key, value) in object["metadata"]["annotations"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            out.push_str(&format!(
+                "  annotation {key}: {}\n",
+                value.as_str().unwrap_or_default()
+            ));
+        }
         for p in object["problems"].as_array().into_iter().flatten() {
             out.push_str(&format!("  {}\n", problem_line(p)));
         }

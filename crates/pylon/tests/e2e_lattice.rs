@@ -4,7 +4,7 @@
 
 mod support;
 
-use hickory_server::proto::rr::RecordType;
+use pylon_dns::RecordType;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;

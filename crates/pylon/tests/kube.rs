@@ -374,7 +374,7 @@ fn the_seed_applied_to_an_api_server_is_served_and_follows_endpoint_changes() {
             env.dns(),
             false,
             &dns,
-            hickory_server::proto::rr::RecordType::A,
+            pylon_dns::RecordType::A,
         ))
         .unwrap();
     let network = pylon_dns::client::addresses(&answer)[0];
