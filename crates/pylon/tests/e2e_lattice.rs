@@ -10,18 +10,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use support::*;
 
-/// The seed's Lattice manifests with its two backends moved onto this test's network.
-fn seed(env: &Env) {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/eks-seed");
-    for name in ["00-nginx-backend.yaml", "03-gateway-lattice.yaml"] {
-        let text = std::fs::read_to_string(format!("{example}/{name}")).unwrap();
-        let text = text
-            .replace("127.0.0.11", &env.backend_ip(1))
-            .replace("127.0.0.12", &env.backend_ip(2));
-        env.write(name, &text);
-    }
-}
-
 /// The service network `name` as `/config` shows it, once it has an address.
 fn network(env: &Env, name: &str) -> Value {
     let mut found = Value::Null;
@@ -70,7 +58,7 @@ fn header<'a>(reply: &'a Value, name: &str) -> Option<&'a str> {
 #[test]
 fn seed_lattice_route_answers_by_its_dns_name_with_lattice_headers() {
     let env = Env::new(78);
-    seed(&env);
+    env.write_example(&["00-nginx-backend.yaml", "03-gateway-lattice.yaml"]);
     let (code, plan) = env.pylon_command("plan", &[]);
     assert_eq!(code, 0, "{plan}");
     for expected in [

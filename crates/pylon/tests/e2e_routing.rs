@@ -12,18 +12,11 @@ use support::*;
 #[test]
 fn seed_ingress_and_gateway_round_robin_over_both_pods() {
     let env = Env::new(11);
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/eks-seed");
-    for name in [
+    env.write_example(&[
         "00-nginx-backend.yaml",
         "01-ingress-alb.yaml",
         "02-gateway-alb.yaml",
-    ] {
-        let text = std::fs::read_to_string(format!("{example}/{name}")).unwrap();
-        let text = text
-            .replace("127.0.0.11", &env.backend_ip(1))
-            .replace("127.0.0.12", &env.backend_ip(2));
-        env.write(name, &text);
-    }
+    ]);
     let (code, plan) = env.pylon_command("plan", &[]);
     assert_eq!(code, 0);
     assert!(plan.contains("(Gateway demo/nginx-gateway-ip)"), "{plan}");

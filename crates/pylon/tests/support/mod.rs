@@ -80,6 +80,19 @@ impl Env {
         format!("127.{}.0.1:9901", self.net).parse().unwrap()
     }
 
+    /// Writes files of the shipped example (`examples/eks-seed`), its two demo backends moved
+    /// onto this test's network (hosts 1 and 2).
+    pub fn write_example(&self, names: &[&str]) {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/eks-seed");
+        for name in names {
+            let text = std::fs::read_to_string(format!("{example}/{name}")).unwrap();
+            let text = text
+                .replace("127.0.0.11", &self.backend_ip(1))
+                .replace("127.0.0.12", &self.backend_ip(2));
+            self.write(name, &text);
+        }
+    }
+
     /// Where this test's `pylon run` answers DNS.
     pub fn dns(&self) -> SocketAddr {
         format!("127.{}.0.53:5353", self.net).parse().unwrap()
