@@ -27,6 +27,7 @@ pub struct TargetRef {
     kind = "TargetGroupPolicy",
     plural = "targetgrouppolicies",
     namespaced,
+    status = "PolicyStatus",
     derive = "Default",
     derive = "PartialEq"
 )]
@@ -97,6 +98,7 @@ pub struct VpcAssociationPolicySpec {
     kind = "IAMAuthPolicy",
     plural = "iamauthpolicies",
     namespaced,
+    status = "PolicyStatus",
     derive = "Default",
     derive = "PartialEq"
 )]

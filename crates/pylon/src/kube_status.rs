@@ -224,6 +224,8 @@ fn object_json(object: &Object) -> Value {
         Object::HTTPRoute(o) => serde_json::to_value(o),
         Object::GRPCRoute(o) => serde_json::to_value(o),
         Object::AccessLogPolicy(o) => serde_json::to_value(o),
+        Object::TargetGroupPolicy(o) => serde_json::to_value(o),
+        Object::IAMAuthPolicy(o) => serde_json::to_value(o),
         _ => Ok(Value::Null),
     }
     .unwrap_or_default()
@@ -244,7 +246,7 @@ fn next_status(status: &ObjectStatus, existing: &Value) -> Option<Value> {
         }
     };
     match status.object.kind.as_str() {
-        "GatewayClass" | "Gateway" | "AccessLogPolicy" => {
+        "GatewayClass" | "Gateway" | "AccessLogPolicy" | "TargetGroupPolicy" | "IAMAuthPolicy" => {
             stamp(&mut next["conditions"], &existing["conditions"]);
             let before_listeners = existing["listeners"].clone();
             // `get_mut`, not indexing: indexing a missing key would add a null `listeners` to a

@@ -131,28 +131,52 @@ impl Published {
                     listener["state"] = serde_json::to_value(state).expect("state serializes");
                 }
             }
-            for (tg_id, tg) in lb["targetGroups"].as_object_mut().into_iter().flatten() {
-                for target in tg["targets"].as_array_mut().into_iter().flatten() {
-                    let addr = format!(
-                        "{}:{}",
-                        target["ip"].as_str().unwrap_or_default(),
-                        target["port"]
-                    );
-                    let addr = addr.parse::<SocketAddr>().or_else(|_| {
-                        format!(
-                            "[{}]:{}",
-                            target["ip"].as_str().unwrap_or_default(),
-                            target["port"]
-                        )
-                        .parse()
-                    });
-                    if let Some(health) = addr.ok().and_then(|a| proxy.target_health(tg_id, a)) {
-                        target["health"] = serde_json::to_value(health).expect("health serializes");
-                    }
+            for tg in lb["targetGroups"].as_object_mut().into_iter().flatten() {
+                with_health(tg.1, proxy);
+            }
+        }
+        // Lattice target groups are keyed by id in each service, and listed once exported.
+        for sn in ir["serviceNetworks"].as_array_mut().into_iter().flatten() {
+            for service in sn["services"].as_array_mut().into_iter().flatten() {
+                for tg in service["targetGroups"]
+                    .as_object_mut()
+                    .into_iter()
+                    .flatten()
+                {
+                    with_health(tg.1, proxy);
                 }
             }
         }
         json!({ "generation": self.generation, "ir": ir })
+    }
+}
+
+/// A target group's targets with their health, and the targets that left it and still drain.
+fn with_health(tg: &mut Value, proxy: &Proxy) {
+    let id = tg["id"].as_str().unwrap_or_default().to_string();
+    for target in tg["targets"].as_array_mut().into_iter().flatten() {
+        let ip = target["ip"].as_str().unwrap_or_default();
+        let addr = format!("{ip}:{}", target["port"])
+            .parse::<SocketAddr>()
+            .or_else(|_| format!("[{ip}]:{}", target["port"]).parse());
+        if let Some(health) = addr.ok().and_then(|a| proxy.target_health(&id, a)) {
+            target["health"] = serde_json::to_value(health).expect("health serializes");
+        }
+    }
+    let draining: Vec<Value> = proxy
+        .draining(&id)
+        .into_iter()
+        .map(|(target, health, left)| {
+            json!({
+                "ip": target.ip().to_string(),
+                "port": target.port(),
+                "health": health,
+                "drainingSeconds": left.as_secs(),
+            })
+        })
+        .collect();
+    if !draining.is_empty() {
+        tg["draining"] = Value::Array(draining);
     }
 }
 

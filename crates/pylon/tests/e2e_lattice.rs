@@ -384,6 +384,29 @@ fn lattice_rules_weights_health_checks_and_access_logs() {
         || (0..8).all(|_| ask("GET", "/", "inventory.example.com", &[]).backend() != "pod-b"),
         || "pod-b kept getting requests after failing its health checks".into(),
     );
+    // /config shows the Lattice target group's target states.
+    let config = env.config();
+    let groups = &config["ir"]["serviceNetworks"][0]["services"][0]["targetGroups"];
+    let web = groups
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|tg| tg["service"]["name"] == "web")
+        .unwrap();
+    let state = |ip: String| {
+        web["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["ip"] == ip)
+            .map(|t| t["health"]["state"].clone())
+    };
+    assert_eq!(state(env.backend_ip(2)), Some("unhealthy".into()), "{web}");
+    let a = state(env.backend_ip(1));
+    assert!(
+        a == Some("healthy".into()) || a == Some("initial".into()),
+        "{web}"
+    );
 
     // A route edit is served without a restart: /api now goes to web.
     env.write(

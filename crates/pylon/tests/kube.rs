@@ -140,6 +140,7 @@ fn the_deploy_rbac_is_sufficient() {
     kube.kubectl_apply("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: apps}\nspec:\n  ingressClassName: alb\n  defaultBackend: {service: {name: missing, port: {number: 80}}}\n");
     // A Lattice route: its annotations are patched on the route itself.
     kube.kubectl_apply("apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: amazon-vpc-lattice}\nspec: {controllerName: application-networking.k8s.aws/gateway-api-controller}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: mesh, namespace: apps}\nspec:\n  gatewayClassName: amazon-vpc-lattice\n  listeners: [{name: http, protocol: HTTP, port: 80}]\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: inventory, namespace: apps}\nspec:\n  parentRefs: [{name: mesh}]\n  rules: [{backendRefs: [{name: missing, port: 80}]}]\n");
+    kube.kubectl_apply("apiVersion: application-networking.k8s.aws/v1alpha1\nkind: TargetGroupPolicy\nmetadata: {name: missing-health, namespace: apps}\nspec:\n  targetRef: {group: \"\", kind: Service, name: missing}\n  healthCheck: {path: /ready}\n");
     let env = Env::new(54);
     let pylon = kube.pylon(
         &env,
@@ -201,6 +202,28 @@ fn the_deploy_rbac_is_sufficient() {
         || {
             format!(
                 "no Lattice annotations written with the deploy RBAC; log:\n{}",
+                pylon.log_text()
+            )
+        },
+    );
+    // A Lattice policy's status, through its status subresource.
+    wait_until(
+        Duration::from_secs(10),
+        || {
+            kube.kubectl(&[
+                "get",
+                "targetgrouppolicy",
+                "-n",
+                "apps",
+                "missing-health",
+                "-o",
+                "jsonpath={.status.conditions[0].reason}",
+            ])
+            .1 == "TargetNotFound"
+        },
+        || {
+            format!(
+                "no TargetGroupPolicy status written with the deploy RBAC; log:\n{}",
                 pylon.log_text()
             )
         },

@@ -302,6 +302,7 @@ impl Proxy {
                 HealthState::Healthy => "healthy",
                 HealthState::Unhealthy => "unhealthy",
                 HealthState::Unavailable => "unavailable",
+                HealthState::Draining => "draining",
             };
             let up = u8::from(report.state != HealthState::Unhealthy && !report.ejected);
             out.push_str(&format!(
@@ -315,6 +316,22 @@ impl Proxy {
     /// The health of one target of a target group, if it is being checked.
     pub fn target_health(&self, target_group: &str, target: SocketAddr) -> Option<HealthReport> {
         self.health.report(target_group, target)
+    }
+
+    /// Targets that left `target_group` and still drain, each with its state and the time left.
+    pub fn draining(&self, target_group: &str) -> Vec<(SocketAddr, HealthReport, Duration)> {
+        self.health
+            .draining(target_group)
+            .into_iter()
+            .map(|(target, left)| {
+                let report = HealthReport {
+                    state: HealthState::Draining,
+                    ejected: false,
+                    reason: Some("deregistered: draining".into()),
+                };
+                (target, report, left)
+            })
+            .collect()
     }
 
     /// Stops accepting on every listener, asks open connections to finish their in-flight

@@ -26,6 +26,8 @@ pub enum HealthState {
     Unhealthy,
     /// Health checks are off for its group: it stays in rotation unchecked.
     Unavailable,
+    /// It left its group: no new requests; those in flight get the deregistration delay.
+    Draining,
 }
 
 /// How long a target that refused a connection stays out of rotation, unless a health check
@@ -184,6 +186,8 @@ type Key = (String, SocketAddr);
 #[derive(Default)]
 pub struct HealthChecks {
     checks: Mutex<HashMap<Key, Check>>,
+    /// Targets that left their group, until their deregistration delay ends.
+    draining: Mutex<HashMap<Key, tokio::time::Instant>>,
 }
 
 /// How one target of a target group is checked, and drained when it leaves.
@@ -241,8 +245,12 @@ impl HealthChecks {
         }
         // What is left in `checks` is no longer wanted: it drains, and dropping it aborts its
         // health check.
-        for (_, gone) in checks.drain() {
+        let now = tokio::time::Instant::now();
+        let mut draining = self.draining.lock().expect("draining lock");
+        draining.retain(|key, until| *until > now && !next.contains_key(key));
+        for (key, gone) in checks.drain() {
             gone.health.drain(gone.config.deregistration_delay);
+            draining.insert(key, now + gone.config.deregistration_delay);
         }
         *checks = next;
         checks
@@ -267,6 +275,19 @@ impl HealthChecks {
         checks
             .get(&(target_group.to_string(), target))
             .map(|c| c.health.report())
+    }
+
+    /// The targets of `target_group` that left it and are still draining, with the time left.
+    pub fn draining(&self, target_group: &str) -> Vec<(SocketAddr, Duration)> {
+        let now = tokio::time::Instant::now();
+        let draining = self.draining.lock().expect("draining lock");
+        let mut out: Vec<_> = draining
+            .iter()
+            .filter(|((tg, _), until)| tg == target_group && **until > now)
+            .map(|((_, target), until)| (*target, *until - now))
+            .collect();
+        out.sort();
+        out
     }
 }
 
@@ -448,6 +469,42 @@ mod tests {
             .expect("no checking loop runs");
         assert_eq!(health.report().state, HealthState::Unavailable);
         assert!(health.is_routable());
+    }
+
+    #[tokio::test]
+    async fn targets_that_leave_drain_for_the_deregistration_delay() {
+        let checks = HealthChecks::default();
+        let config = CheckConfig {
+            check: HealthCheck {
+                enabled: false,
+                ..check()
+            },
+            version: ProtocolVersion::Http1,
+            deregistration_delay: Duration::from_secs(300),
+        };
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+        );
+        let wanted = |targets: &[SocketAddr]| {
+            targets
+                .iter()
+                .map(|t| ("tg".to_string(), *t, config.clone()))
+                .collect::<Vec<_>>()
+        };
+        checks.reconcile(wanted(&[a, b]));
+        assert!(checks.draining("tg").is_empty());
+        checks.reconcile(wanted(&[a]));
+        let draining = checks.draining("tg");
+        assert_eq!(draining.len(), 1);
+        assert_eq!(draining[0].0, b);
+        assert!(
+            draining[0].1 <= Duration::from_secs(300) && draining[0].1 > Duration::from_secs(290)
+        );
+        assert!(checks.draining("other").is_empty());
+        // Back in its group: no longer draining.
+        checks.reconcile(wanted(&[a, b]));
+        assert!(checks.draining("tg").is_empty());
     }
 
     #[test]

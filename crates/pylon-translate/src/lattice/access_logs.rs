@@ -4,15 +4,13 @@
 
 use super::names::{self, Arns};
 use super::ANNOTATION;
-use crate::gateway::status::{reason, Condition};
-use crate::status::{ObjectStatus, PolicyStatus, Status};
+use crate::gateway::status::reason;
+use crate::status::ObjectStatus;
 use crate::ObjectAnnotations;
 use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
 use std::collections::BTreeMap;
 
-/// The statuses the controller gives an AccessLogPolicy.
-const CONFLICTED: &str = "Conflicted";
-const TARGET_NOT_FOUND: &str = "TargetNotFound";
+use super::target_groups::{CONFLICTED, TARGET_NOT_FOUND};
 
 /// What the access-log policies decided.
 #[derive(Default)]
@@ -96,12 +94,8 @@ pub fn read(
                     format!("{why}: {message}"),
                 ));
             }
-            out.statuses.push(ObjectStatus {
-                object: me.clone(),
-                status: Status::Policy(PolicyStatus {
-                    conditions: vec![Condition::new(reason::ACCEPTED, ok, why, message, g)],
-                }),
-            });
+            out.statuses
+                .push(super::policy_status(&me, g, ok, why, message));
         };
         let kind = match (target.group.as_str(), target.kind.as_str()) {
             ("gateway.networking.k8s.io", "Gateway") => Kind::Gateway,

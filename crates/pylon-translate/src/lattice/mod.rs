@@ -75,9 +75,9 @@ pub fn translate(
         .vpc_id
         .clone()
         .unwrap_or_else(|| format!("vpc-{}", names::hex17(&["vpc", &options.cluster_name])));
-    let policies = target_groups::Policies::read(snapshot, problems);
+    let policies = target_groups::Policies::read(snapshot, problems, &mut out.statuses);
     let exports = target_groups::exports(snapshot, options, &policies, &arns, problems);
-    let unenforced = auth_policies(snapshot, problems);
+    let unenforced = auth_policies(snapshot, problems, &mut out.statuses);
     let inputs = service::Inputs {
         snapshot,
         options,
@@ -233,6 +233,28 @@ fn merge(list: &mut Vec<Service>, service: Service) {
     }
 }
 
+/// A Lattice policy's status: its Accepted condition.
+fn policy_status(
+    object: &ObjectRef,
+    generation: i64,
+    accepted: bool,
+    why: &'static str,
+    message: String,
+) -> ObjectStatus {
+    ObjectStatus {
+        object: object.clone(),
+        status: Status::Policy(crate::status::PolicyStatus {
+            conditions: vec![Condition::new(
+                reason::ACCEPTED,
+                accepted,
+                why,
+                message,
+                generation,
+            )],
+        }),
+    }
+}
+
 /// A route condition: type, status, reason, message.
 type RouteCondition = (&'static str, bool, &'static str, String);
 
@@ -315,32 +337,50 @@ fn attach(
 
 /// IAMAuthPolicies by what they target: Pylon does not enforce them yet, so what they protect is
 /// not served (fail closed).
-fn auth_policies(snapshot: &Snapshot, problems: &mut Vec<Problem>) -> BTreeMap<ObjectRef, String> {
+fn auth_policies(
+    snapshot: &Snapshot,
+    problems: &mut Vec<Problem>,
+    statuses: &mut Vec<ObjectStatus>,
+) -> BTreeMap<ObjectRef, String> {
     let mut out = BTreeMap::new();
     for policy in snapshot.iam_auth_policies() {
         let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
         let name = policy.metadata.name.as_deref().unwrap_or_default();
         let me = ObjectRef::namespaced(Kind::IAMAuthPolicy, namespace, name);
+        let g = policy.metadata.generation.unwrap_or(0);
         let target = &policy.spec.target_ref;
         let Some(kind) = Kind::from_name(&target.kind)
             .filter(|k| matches!(k, Kind::Gateway | Kind::HTTPRoute | Kind::GRPCRoute))
         else {
+            let message = format!(
+                "an IAMAuthPolicy targets a Gateway, HTTPRoute or GRPCRoute, not {}",
+                target.kind
+            );
+            statuses.push(policy_status(
+                &me,
+                g,
+                false,
+                reason::INVALID,
+                message.clone(),
+            ));
             problems.push(Problem::error(
                 Some(me),
                 Some("spec.targetRef.kind".into()),
-                format!(
-                    "an IAMAuthPolicy targets a Gateway, HTTPRoute or GRPCRoute, not {}",
-                    target.kind
-                ),
+                message,
             ));
             continue;
         };
         let target = ObjectRef::namespaced(kind, namespace, &target.name);
-        problems.push(Problem::error(
-            Some(me.clone()),
-            None,
-            format!("IAM auth policies are not enforced by Pylon yet: {target} is not served"),
+        let message =
+            format!("IAM auth policies are not enforced by Pylon yet: {target} is not served");
+        statuses.push(policy_status(
+            &me,
+            g,
+            false,
+            reason::INVALID,
+            message.clone(),
         ));
+        problems.push(Problem::error(Some(me.clone()), None, message));
         out.insert(target, format!("IAMAuthPolicy {namespace}/{name}"));
     }
     out

@@ -4,12 +4,18 @@
 
 use super::names::{self, Arns};
 use super::ANNOTATION;
+use crate::gateway::status::reason;
+use crate::status::ObjectStatus;
 use crate::target_group::{self, HealthCheckPortSetting, PortRef, TargetGroupSettings};
 use pylon_ir::lattice::LatticeTargetGroup;
 use pylon_ir::{HealthCheck, HealthCheckPort, Protocol, ProtocolVersion, TargetType};
 use pylon_model::lattice::{LatticeHealthCheck, ServiceExport, ServiceImport, TargetGroupPolicy};
 use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
 use std::collections::BTreeMap;
+
+/// Policy reasons beyond the Gateway API's.
+pub const CONFLICTED: &str = "Conflicted";
+pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
 
 /// The group Lattice kinds belong to.
 pub const GROUP: &str = "application-networking.k8s.aws";
@@ -44,7 +50,11 @@ pub struct Policies<'s> {
 }
 
 impl<'s> Policies<'s> {
-    pub fn read(snapshot: &'s Snapshot, problems: &mut Vec<Problem>) -> Self {
+    pub fn read(
+        snapshot: &'s Snapshot,
+        problems: &mut Vec<Problem>,
+        statuses: &mut Vec<ObjectStatus>,
+    ) -> Self {
         let mut by_target: BTreeMap<ObjectRef, &'s TargetGroupPolicy> = BTreeMap::new();
         for policy in snapshot.target_group_policies() {
             let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
@@ -53,30 +63,53 @@ impl<'s> Policies<'s> {
                 namespace,
                 policy.metadata.name.as_deref().unwrap_or_default(),
             );
+            let g = policy.metadata.generation.unwrap_or(0);
+            let mut verdict =
+                |ok: bool, why: &'static str, field: Option<&str>, message: String| {
+                    statuses.push(super::policy_status(&me, g, ok, why, message.clone()));
+                    if !ok {
+                        problems.push(Problem::error(
+                            Some(me.clone()),
+                            field.map(str::to_string),
+                            format!("{why}: {message}"),
+                        ));
+                    }
+                };
             let target = &policy.spec.target_ref;
             let kind = match (target.group.as_str(), target.kind.as_str()) {
                 ("" | "core", "Service") => Kind::Service,
                 (GROUP, "ServiceExport") => Kind::ServiceExport,
                 (group, kind) => {
-                    problems.push(Problem::error(Some(me), Some("spec.targetRef".into()), format!("a TargetGroupPolicy targets a Service or a ServiceExport, not {kind} of group {group:?}")));
+                    verdict(false, reason::INVALID, Some("spec.targetRef"), format!("a TargetGroupPolicy targets a Service or a ServiceExport, not {kind} of group {group:?}"));
                     continue;
                 }
             };
             if let Err(why) = validate(&policy.spec) {
-                problems.push(Problem::error(Some(me), None, format!("Invalid: {why}")));
+                verdict(false, reason::INVALID, None, why);
                 continue;
             }
             let key = ObjectRef::namespaced(kind, namespace, &target.name);
+            if snapshot.get(&key).is_none() {
+                verdict(
+                    false,
+                    TARGET_NOT_FOUND,
+                    Some("spec.targetRef"),
+                    format!("{key} does not exist"),
+                );
+                continue;
+            }
             match by_target.get(&key) {
-                Some(first) => problems.push(Problem::error(
-                    Some(me),
-                    Some("spec.targetRef".into()),
+                Some(first) => verdict(
+                    false,
+                    CONFLICTED,
+                    Some("spec.targetRef"),
                     format!(
-                        "Conflicted: TargetGroupPolicy {} already targets {key}",
+                        "TargetGroupPolicy {} already targets {key}",
                         first.metadata.name.as_deref().unwrap_or_default()
                     ),
-                )),
+                ),
                 None => {
+                    verdict(true, reason::ACCEPTED, None, format!("applies to {key}"));
                     by_target.insert(key, policy);
                 }
             }
