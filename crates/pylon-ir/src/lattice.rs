@@ -32,6 +32,9 @@ pub struct ServiceNetwork {
     /// paths under the access-log directory.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_logs: Vec<String>,
+    /// Auth type `AWS_IAM` with this policy (IAMAuthPolicy on a Gateway); none: `NONE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_policy: Option<String>,
 }
 
 /// A Lattice service: one route, with its generated DNS name and an optional custom domain.
@@ -56,6 +59,26 @@ pub struct Service {
     /// Where its requests are logged (AccessLogPolicy on the route), as for a network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_logs: Vec<String>,
+    /// Auth type `AWS_IAM` with this policy (IAMAuthPolicy on the route); none: `NONE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_policy: Option<String>,
+}
+
+/// The auth policies a Lattice rule's requests are decided by, and what their condition keys
+/// need to know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleAuth {
+    /// The network's policy (auth type `AWS_IAM`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<String>,
+    /// The service's policy (auth type `AWS_IAM`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_policy: Option<String>,
+    pub service_arn: String,
+    pub service_network_arn: String,
+    pub source_vpc: String,
+    pub source_vpc_owner_account: String,
 }
 
 /// A rule's Lattice access log: where lines go and what every line of the rule says.
@@ -134,6 +157,7 @@ impl ServiceNetwork {
                 out.certificates
                     .extend(listener.certificates.iter().cloned());
                 let log = self.rule_log(service, listener);
+                let auth = self.rule_auth(service);
                 let rules = listener.rules.iter().map(|r| {
                     (
                         r.conditions.clone(),
@@ -162,6 +186,7 @@ impl ServiceNetwork {
                         timeouts,
                         action: self.with_headers(service, action),
                         access_log: log.clone(),
+                        auth: auth.clone(),
                     });
                 }
             }
@@ -182,6 +207,26 @@ impl ServiceNetwork {
             listeners: listeners.into_values().collect(),
             target_groups,
         }
+    }
+
+    /// The auth policies of a service's requests, when the network or the service has one.
+    fn rule_auth(&self, service: &Service) -> Option<RuleAuth> {
+        if self.auth_policy.is_none() && service.auth_policy.is_none() {
+            return None;
+        }
+        Some(RuleAuth {
+            network_policy: self.auth_policy.clone(),
+            service_policy: service.auth_policy.clone(),
+            service_arn: service.arn.clone(),
+            service_network_arn: self.arn.clone(),
+            source_vpc: self.source_vpc.clone(),
+            source_vpc_owner_account: self
+                .source_vpc_arn
+                .split(':')
+                .nth(4)
+                .unwrap_or_default()
+                .to_string(),
+        })
     }
 
     /// The access log of a service's listener, when the network or the service has one.

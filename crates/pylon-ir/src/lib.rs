@@ -168,6 +168,9 @@ pub struct Rule {
     /// Lattice access logs: each request this rule takes is logged to these destinations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_log: Option<lattice::RuleLog>,
+    /// Lattice auth policies: each request is decided by them before the rule's action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<lattice::RuleAuth>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -577,3 +577,107 @@ spec:
     );
     assert_ne!(line["sslCipher"], "-");
 }
+
+/// An IAMAuthPolicy on a route: anonymous requests decided by it (path, method, header, an
+/// explicit Deny), Lattice's 403 text for the others, signed requests refused until signatures
+/// are verified, and a policy edit applied without a restart.
+#[test]
+fn lattice_auth_policies_decide_anonymous_requests() {
+    let env = Env::new(81);
+    let policy = |statements: &str| {
+        format!(
+            "---
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: IAMAuthPolicy
+metadata: {{name: inventory-auth, namespace: demo}}
+spec:
+  targetRef: {{group: gateway.networking.k8s.io, kind: HTTPRoute, name: inventory}}
+  policy: '{{\"Version\":\"2012-10-17\",\"Statement\":[{statements}]}}'
+"
+        )
+    };
+    let allow_public = "{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*/public*\",\"Condition\":{\"StringEquals\":{\"vpc-lattice-svcs:RequestMethod\":\"GET\"}}},{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*\",\"Condition\":{\"StringEquals\":{\"vpc-lattice-svcs:RequestHeader/x-team\":\"ops\"}}},{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*/public/secret\"}";
+    let mesh = |statements: &str| format!("{}{}", mesh(&env, RULES), policy(statements));
+    env.write("mesh.yaml", &mesh(allow_public));
+    let _a = env.backend(1, 8080, "pod-a");
+    let _b = env.backend(2, 8080, "pod-b");
+    let _c = env.backend(3, 8080, "pod-c");
+    let _pylon = env.pylon();
+    let sn = network(&env, "mesh");
+    let lb = address(&sn, 80);
+    let service_arn = sn["services"][0]["arn"].as_str().unwrap().to_string();
+    let ask = |method: &str, path: &str, headers: &[(&str, &str)]| {
+        http_request(lb, method, path, Some("inventory.example.com"), headers).unwrap()
+    };
+    assert_eq!(ask("GET", "/public/items", &[]).status, 200);
+    assert_eq!(
+        ask("GET", "/private", &[("x-team", "ops")]).status,
+        200,
+        "the header allows"
+    );
+    let denied = ask("DELETE", "/public/items", &[]);
+    assert_eq!(denied.status, 403);
+    assert_eq!(
+        denied.body.trim(),
+        format!("AccessDeniedException: User: anonymous is not authorized to perform: vpc-lattice-svcs:Invoke on resource: {service_arn}/public/items because no service-based policy allows the vpc-lattice-svcs:Invoke action")
+    );
+    let secret = ask("GET", "/public/secret", &[("x-team", "ops")]);
+    assert_eq!(secret.status, 403);
+    assert!(
+        secret
+            .body
+            .contains("with an explicit deny in a service-based policy"),
+        "{}",
+        secret.body
+    );
+    // A signed request is never served as anonymous.
+    let signed = ask(
+        "GET",
+        "/public/items",
+        &[(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261203/us-west-2/vpc-lattice-svcs/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=00",
+        )],
+    );
+    assert_eq!(signed.status, 403);
+    assert!(
+        signed.body.starts_with("InvalidSignatureException"),
+        "{}",
+        signed.body
+    );
+    // The requests denied never reached a target.
+    for host in 1..=3 {
+        let seen = http_get(
+            format!("{}:8080", env.backend_ip(host)).parse().unwrap(),
+            "/__requests",
+            None,
+        )
+        .unwrap()
+        .body;
+        assert!(
+            !seen.contains("DELETE") && !seen.contains("/public/secret"),
+            "{seen}"
+        );
+    }
+    // A policy edit is served without a restart: only the authenticated are allowed now.
+    env.write(
+        "mesh.yaml",
+        &mesh("{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*\",\"Condition\":{\"StringNotEqualsIgnoreCase\":{\"aws:PrincipalType\":\"anonymous\"}}}"),
+    );
+    wait_until(
+        Duration::from_secs(5),
+        || ask("GET", "/public/items", &[]).status == 403,
+        || "the edited policy was never applied".into(),
+    );
+    let status = env.status();
+    let policy = status["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "IAMAuthPolicy")
+        .unwrap();
+    assert_eq!(
+        policy["status"]["conditions"][0]["reason"], "Accepted",
+        "{policy}"
+    );
+}

@@ -25,6 +25,7 @@ fn lb(id: &str, address: &str) -> LoadBalancer {
                 timeouts: None,
                 action: Action::forward(format!("{id}/tg/web:80")),
                 access_log: None,
+                auth: None,
             }],
             default_action: Action::fixed(404, None),
             certificates: vec![],

@@ -16,6 +16,7 @@ mod forwarded;
 mod grpc;
 mod headers;
 mod hop;
+mod lattice_auth;
 mod mirror;
 mod redirect;
 mod rewrite;

@@ -4,12 +4,14 @@ use super::cors::Cors;
 use super::fixed::Fixed;
 use super::forward::Forward;
 use super::grpc::GrpcErrors;
+use super::lattice_auth::LatticeAuth;
 use super::redirect::{AlbRedirect, RouteRedirect};
 use super::step::{inward, outward, step_enum, Exchange, ListenerFacts, Timeouts};
 use crate::message::answer;
 use crate::message::Body;
 use crate::upstream::balance::TargetGroupRuntime;
 use http::Response;
+use pylon_ir::lattice::RuleAuth;
 use pylon_ir::{Action, Filter};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,10 +31,17 @@ impl Pipeline {
         filters: &[Filter],
         action: &Action,
         timeouts: Timeouts,
+        auth: Option<&RuleAuth>,
         listener: &ListenerFacts,
         groups: &HashMap<String, Arc<TargetGroupRuntime>>,
     ) -> Self {
         let mut steps = vec![RuleStep::Grpc(GrpcErrors)];
+        // Lattice's auth decides before anything else of the rule sees the request.
+        steps.extend(
+            auth.map(|a| LatticeAuth::compile(a, listener))
+                .map(Box::new)
+                .map(RuleStep::LatticeAuth),
+        );
         steps.extend(filters.iter().find_map(Cors::compile).map(RuleStep::Cors));
         let action = match action {
             Action::Forward {
@@ -83,6 +92,7 @@ step_enum! {
     /// The steps a rule may have before its action.
     enum RuleStep {
         Grpc(GrpcErrors),
+        LatticeAuth(Box<LatticeAuth>),
         Cors(Cors),
     }
 }

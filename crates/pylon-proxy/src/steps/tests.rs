@@ -459,6 +459,7 @@ async fn a_rule_answers_500_for_its_unusable_share_and_503_without_targets() {
         &[],
         &forward_to(&[], 1),
         Timeouts::default(),
+        None,
         &facts,
         &groups,
     );
@@ -468,6 +469,7 @@ async fn a_rule_answers_500_for_its_unusable_share_and_503_without_targets() {
         &[],
         &forward_to(&[("empty", 1)], 0),
         Timeouts::default(),
+        None,
         &facts,
         &groups,
     );
@@ -501,6 +503,7 @@ async fn a_rules_cors_answers_preflights_before_its_action() {
         &[cors],
         &fixed,
         Timeouts::default(),
+        None,
         &facts,
         &HashMap::new(),
     );

@@ -345,6 +345,7 @@ impl GatewayBuild {
                         timeouts: None,
                         action: Action::fixed(404, None),
                         access_log: None,
+                        auth: None,
                     },
                 ));
             }

@@ -93,6 +93,7 @@ pub fn candidates(
                         timeouts: rule.timeouts.clone(),
                         action: action.clone(),
                         access_log: None,
+                        auth: None,
                     },
                 ));
             }

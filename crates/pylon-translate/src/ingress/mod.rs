@@ -208,6 +208,7 @@ pub fn translate_ingress(
                         timeouts: None,
                         action: rule.action,
                         access_log: None,
+                        auth: None,
                     })
                     .collect(),
                 default_action,

@@ -6,6 +6,7 @@
 //! with Lattice's health-check defaults or a TargetGroupPolicy's.
 
 mod access_logs;
+mod auth;
 mod gateways;
 mod names;
 mod rules;
@@ -77,7 +78,7 @@ pub fn translate(
         .unwrap_or_else(|| format!("vpc-{}", names::hex17(&["vpc", &options.cluster_name])));
     let policies = target_groups::Policies::read(snapshot, problems, &mut out.statuses);
     let exports = target_groups::exports(snapshot, options, &policies, &arns, problems);
-    let unenforced = auth_policies(snapshot, problems, &mut out.statuses);
+    let auth = auth::read(snapshot, problems, &mut out.statuses);
     let inputs = service::Inputs {
         snapshot,
         options,
@@ -122,7 +123,7 @@ pub fn translate(
                 gateway,
                 parent.section_name.as_deref(),
                 &inputs,
-                &unenforced,
+                &auth,
             );
             let conditions = conditions
                 .into_iter()
@@ -194,6 +195,11 @@ pub fn translate(
             .collect();
         network_logs.sort();
         network_logs.dedup();
+        // The network's policy: that of the first of its Gateways to have one.
+        let network_policy = refs.iter().find_map(|g| match auth.get(g) {
+            Some(auth::Attached::Policy(p)) => Some(p.clone()),
+            _ => None,
+        });
         out.service_networks.push(ServiceNetwork {
             arn: arns.arn(&format!("servicenetwork/{id}")),
             id,
@@ -204,6 +210,7 @@ pub fn translate(
             source_vpc: vpc.clone(),
             services: list,
             access_logs: network_logs,
+            auth_policy: network_policy,
         });
     }
     out.standalone_services.sort_by(|a, b| a.name.cmp(&b.name));
@@ -264,7 +271,7 @@ fn attach(
     gateway: &mut GatewayBuild<'_>,
     section: Option<&str>,
     inputs: &service::Inputs<'_>,
-    unenforced: &BTreeMap<ObjectRef, String>,
+    auth: &BTreeMap<ObjectRef, auth::Attached>,
 ) -> (Vec<RouteCondition>, Option<Service>) {
     let refuse =
         |why: &'static str, message: String| (vec![(reason::ACCEPTED, false, why, message)], None);
@@ -302,15 +309,18 @@ fn attach(
     for &i in &usable {
         gateway.listeners[i].attached += 1;
     }
-    // Fail closed: an auth policy Pylon does not enforce yet keeps the service from being served.
-    if let Some(policy) = unenforced
-        .get(&route.object)
-        .or_else(|| unenforced.get(&gateway.object))
-    {
-        return refuse(
-            reason::UNSUPPORTED_VALUE,
-            format!("{policy} applies to this service and is not enforced by Pylon yet: the service is not served"),
-        );
+    // Fail closed: a policy that cannot be evaluated keeps what it protects from being served.
+    for target in [&route.object, &gateway.object] {
+        if let Some(auth::Attached::Invalid(why)) = auth.get(target) {
+            return refuse(
+                reason::UNSUPPORTED_VALUE,
+                format!("{why}: the service is not served"),
+            );
+        }
+    }
+    let mut service = service;
+    if let Some(auth::Attached::Policy(policy)) = auth.get(&route.object) {
+        service.auth_policy = Some(policy.clone());
     }
     let accepted = (
         reason::ACCEPTED,
@@ -333,57 +343,6 @@ fn attach(
         ),
     };
     (vec![accepted, resolved], Some(service))
-}
-
-/// IAMAuthPolicies by what they target: Pylon does not enforce them yet, so what they protect is
-/// not served (fail closed).
-fn auth_policies(
-    snapshot: &Snapshot,
-    problems: &mut Vec<Problem>,
-    statuses: &mut Vec<ObjectStatus>,
-) -> BTreeMap<ObjectRef, String> {
-    let mut out = BTreeMap::new();
-    for policy in snapshot.iam_auth_policies() {
-        let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
-        let name = policy.metadata.name.as_deref().unwrap_or_default();
-        let me = ObjectRef::namespaced(Kind::IAMAuthPolicy, namespace, name);
-        let g = policy.metadata.generation.unwrap_or(0);
-        let target = &policy.spec.target_ref;
-        let Some(kind) = Kind::from_name(&target.kind)
-            .filter(|k| matches!(k, Kind::Gateway | Kind::HTTPRoute | Kind::GRPCRoute))
-        else {
-            let message = format!(
-                "an IAMAuthPolicy targets a Gateway, HTTPRoute or GRPCRoute, not {}",
-                target.kind
-            );
-            statuses.push(policy_status(
-                &me,
-                g,
-                false,
-                reason::INVALID,
-                message.clone(),
-            ));
-            problems.push(Problem::error(
-                Some(me),
-                Some("spec.targetRef.kind".into()),
-                message,
-            ));
-            continue;
-        };
-        let target = ObjectRef::namespaced(kind, namespace, &target.name);
-        let message =
-            format!("IAM auth policies are not enforced by Pylon yet: {target} is not served");
-        statuses.push(policy_status(
-            &me,
-            g,
-            false,
-            reason::INVALID,
-            message.clone(),
-        ));
-        problems.push(Problem::error(Some(me.clone()), None, message));
-        out.insert(target, format!("IAMAuthPolicy {namespace}/{name}"));
-    }
-    out
 }
 
 /// What the controller writes on each route it made a service of: the service's DNS name and ARN.

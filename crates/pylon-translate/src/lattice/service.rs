@@ -146,6 +146,7 @@ pub fn build(
             timeouts: None,
             action,
             access_log: None,
+            auth: None,
         });
     }
     if lattice_rules.is_empty() && !route.rules.is_empty() {
@@ -182,6 +183,7 @@ pub fn build(
             listeners: by_port.into_values().collect(),
             target_groups,
             access_logs: Vec::new(),
+            auth_policy: None,
         },
         refused,
     ))

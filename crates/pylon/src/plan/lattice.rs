@@ -26,6 +26,15 @@ pub fn service_network(out: &mut String, sn: &ServiceNetwork) {
         "  data-plane address {address}, associated VPC {}",
         sn.source_vpc
     );
+    let _ = writeln!(
+        out,
+        "  auth type {}",
+        if sn.auth_policy.is_some() {
+            "AWS_IAM (IAMAuthPolicy)"
+        } else {
+            "NONE"
+        }
+    );
     for log in &sn.access_logs {
         let _ = writeln!(out, "  access log of every service to {log}");
     }
@@ -69,6 +78,15 @@ fn service(out: &mut String, service: &Service) {
         let _ = writeln!(out, "    custom domain {domain}");
     }
     let _ = writeln!(out, "    idle timeout {}s", service.idle_timeout_seconds);
+    let _ = writeln!(
+        out,
+        "    auth type {}",
+        if service.auth_policy.is_some() {
+            "AWS_IAM (IAMAuthPolicy)"
+        } else {
+            "NONE"
+        }
+    );
     for log in &service.access_logs {
         let _ = writeln!(out, "    access log to {log}");
     }
