@@ -21,6 +21,10 @@ pub struct ServiceNetwork {
     pub arn: String,
     /// The Gateways that make it, sorted.
     pub gateways: Vec<ObjectRef>,
+    /// Whether the cluster's VPC is associated with it (a VpcAssociationPolicy may say not):
+    /// only then is it served here.
+    #[serde(default = "crate::yes", skip_serializing_if = "crate::is_yes")]
+    pub associated: bool,
     /// Where every service of the network is served; `None` when the pool is exhausted.
     pub address: Option<IpAddr>,
     /// The VPC of the cluster the network is served in, as requests from it carry it.

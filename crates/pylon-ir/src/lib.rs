@@ -43,6 +43,8 @@ impl Ir {
             .chain(
                 self.service_networks
                     .iter()
+                    // Networks this cluster's VPC is not associated with are served elsewhere.
+                    .filter(|sn| sn.associated && !sn.gateways.is_empty())
                     .map(|sn| std::borrow::Cow::Owned(sn.data_plane())),
             )
             .collect()
@@ -489,11 +491,11 @@ pub struct HealthCheck {
     pub enabled: bool,
 }
 
-fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
 
-fn is_yes(b: &bool) -> bool {
+pub(crate) fn is_yes(b: &bool) -> bool {
     *b
 }
 

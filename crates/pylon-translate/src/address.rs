@@ -137,7 +137,7 @@ pub fn assign_networks(
     let mut taken: BTreeSet<IpAddr> = reserved.values().copied().collect();
     for sn in networks.iter_mut() {
         // A network no Gateway of this cluster makes is not associated with its VPC.
-        if sn.gateways.is_empty() {
+        if sn.gateways.is_empty() || !sn.associated {
             continue;
         }
         if let Some(addr) = reserved.get(&sn.id) {

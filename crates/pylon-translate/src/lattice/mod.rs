@@ -12,6 +12,7 @@ mod names;
 mod rules;
 mod service;
 mod target_groups;
+mod vpc_associations;
 
 use crate::gateway::routes::RouteView;
 use crate::gateway::status::{reason, Condition, RouteParentStatus, RouteStatus};
@@ -79,6 +80,7 @@ pub fn translate(
     let policies = target_groups::Policies::read(snapshot, problems, &mut out.statuses);
     let exports = target_groups::exports(snapshot, options, &policies, &arns, problems);
     let auth = auth::read(snapshot, problems, &mut out.statuses);
+    let associations = vpc_associations::read(snapshot, problems, &mut out.statuses);
     let inputs = service::Inputs {
         snapshot,
         options,
@@ -200,7 +202,9 @@ pub fn translate(
             Some(auth::Attached::Policy(p)) => Some(p.clone()),
             _ => None,
         });
+        let associated = vpc_associations::associated(&refs, &associations);
         out.service_networks.push(ServiceNetwork {
+            associated,
             arn: arns.arn(&format!("servicenetwork/{id}")),
             id,
             name: name.to_string(),

@@ -21,11 +21,22 @@ pub fn service_network(out: &mut String, sn: &ServiceNetwork) {
         .address
         .map_or("(no address)".to_string(), |a| a.to_string());
     let _ = writeln!(out, "  arn {}", sn.arn);
-    let _ = writeln!(
-        out,
-        "  data-plane address {address}, associated VPC {}",
-        sn.source_vpc
-    );
+    match sn.associated {
+        true => {
+            let _ = writeln!(
+                out,
+                "  data-plane address {address}, associated VPC {}",
+                sn.source_vpc
+            );
+        }
+        false => {
+            let _ = writeln!(
+                out,
+                "  not associated with VPC {} (VpcAssociationPolicy): not served here",
+                sn.source_vpc
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "  auth type {}",
