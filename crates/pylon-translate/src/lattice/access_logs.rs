@@ -10,7 +10,7 @@ use crate::ObjectAnnotations;
 use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
 use std::collections::BTreeMap;
 
-use super::target_groups::{CONFLICTED, TARGET_NOT_FOUND};
+use super::policies::{self, CONFLICTED, TARGET_NOT_FOUND};
 
 /// What the access-log policies decided.
 #[derive(Default)]
@@ -72,92 +72,77 @@ pub fn read(
     problems: &mut Vec<Problem>,
 ) -> AccessLogs {
     let mut out = AccessLogs::default();
-    // (target, destination type) → the policy that has it.
+    // (target, destination type) → the policy that has it; the oldest keeps it.
     let mut taken: BTreeMap<(ObjectRef, &str), String> = BTreeMap::new();
-    let mut policies: Vec<_> = snapshot.access_log_policies().collect();
-    // The oldest policy keeps a destination type; names break ties.
-    policies.sort_by(|a, b| {
-        (&a.metadata.creation_timestamp, &a.metadata.name)
-            .cmp(&(&b.metadata.creation_timestamp, &b.metadata.name))
-    });
-    for policy in policies {
-        let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
-        let name = policy.metadata.name.as_deref().unwrap_or_default();
-        let me = ObjectRef::namespaced(Kind::AccessLogPolicy, namespace, name);
-        let g = policy.metadata.generation.unwrap_or(0);
-        let target = &policy.spec.target_ref;
-        let mut verdict = |ok: bool, why: &'static str, message: String| {
-            if !ok {
-                problems.push(Problem::error(
-                    Some(me.clone()),
-                    None,
-                    format!("{why}: {message}"),
-                ));
-            }
-            out.statuses
-                .push(super::policy_status(&me, g, ok, why, message));
-        };
-        let kind = match (target.group.as_str(), target.kind.as_str()) {
-            ("gateway.networking.k8s.io", "Gateway") => Kind::Gateway,
-            ("gateway.networking.k8s.io", "HTTPRoute") => Kind::HTTPRoute,
-            ("gateway.networking.k8s.io", "GRPCRoute") => Kind::GRPCRoute,
-            (group, kind) => {
-                verdict(false, reason::INVALID, format!("spec.targetRef: an AccessLogPolicy targets a Gateway, HTTPRoute or GRPCRoute of group gateway.networking.k8s.io, not {kind} of group {group:?}"));
-                continue;
-            }
-        };
-        let (dest_type, path) = match destination(&policy.spec.destination_arn) {
-            Ok(d) => d,
-            Err(why) => {
-                verdict(false, reason::INVALID, format!("spec.{why}"));
-                continue;
-            }
-        };
-        // The target is in the policy's namespace, as the CRD documents.
-        let target_ref = ObjectRef::namespaced(
-            kind,
-            target.namespace.as_deref().unwrap_or(namespace),
-            &target.name,
-        );
-        let found = match kind {
-            Kind::Gateway => lattice_gateways.contains(&target_ref),
-            _ => snapshot.get(&target_ref).is_some(),
-        };
-        if !found {
-            verdict(
-                false,
-                TARGET_NOT_FOUND,
-                format!("{target_ref} does not exist (or is not of the VPC Lattice class)"),
+    let (mut statuses, mut by_target, mut annotations) = (Vec::new(), BTreeMap::new(), Vec::new());
+    let each = snapshot.access_log_policies();
+    policies::each(
+        each,
+        |p| &p.metadata,
+        Kind::AccessLogPolicy,
+        problems,
+        &mut statuses,
+        |policy, reading| {
+            let target = &policy.spec.target_ref;
+            let Some(kind) = policies::gateway_target(&target.group, &target.kind) else {
+                reading.verdict(false, reason::INVALID, Some("spec.targetRef"), format!("an AccessLogPolicy targets a Gateway, HTTPRoute or GRPCRoute of group gateway.networking.k8s.io, not {} of group {:?}", target.kind, target.group));
+                return;
+            };
+            let (dest_type, path) = match destination(&policy.spec.destination_arn) {
+                Ok(d) => d,
+                Err(why) => {
+                    reading.verdict(false, reason::INVALID, Some("spec.destinationArn"), why);
+                    return;
+                }
+            };
+            // The target is in the policy's namespace, as the CRD documents.
+            let target_ref = ObjectRef::namespaced(
+                kind,
+                target.namespace.as_deref().unwrap_or(&reading.namespace),
+                &target.name,
             );
-            continue;
-        }
-        if let Some(first) = taken.get(&(target_ref.clone(), dest_type)) {
-            verdict(
-                false,
-                CONFLICTED,
-                format!("AccessLogPolicy {first} already sends {target_ref}'s logs to a {dest_type} destination"),
+            let found = match kind {
+                Kind::Gateway => lattice_gateways.contains(&target_ref),
+                _ => snapshot.get(&target_ref).is_some(),
+            };
+            if !found {
+                reading.verdict(
+                    false,
+                    TARGET_NOT_FOUND,
+                    Some("spec.targetRef"),
+                    format!("{target_ref} does not exist (or is not of the VPC Lattice class)"),
+                );
+                return;
+            }
+            let name = reading.object.name.clone();
+            if let Some(first) = taken.get(&(target_ref.clone(), dest_type)) {
+                reading.verdict(false, CONFLICTED, Some("spec.destinationArn"), format!("AccessLogPolicy {first} already sends {target_ref}'s logs to a {dest_type} destination"));
+                return;
+            }
+            taken.insert((target_ref.clone(), dest_type), name.clone());
+            by_target
+                .entry(target_ref)
+                .or_insert_with(Vec::new)
+                .push(path.clone());
+            let id = names::hex17(&["accesslogsubscription", &reading.namespace, &name]);
+            annotations.push(ObjectAnnotations {
+                object: reading.object.clone(),
+                annotations: BTreeMap::from([(
+                    format!("{ANNOTATION}accessLogSubscription"),
+                    arns.arn(&format!("accesslogsubscription/als-{id}")),
+                )]),
+            });
+            reading.verdict(
+                true,
+                reason::ACCEPTED,
+                None,
+                format!("logging to {} (as {path})", policy.spec.destination_arn),
             );
-            continue;
-        }
-        taken.insert((target_ref.clone(), dest_type), name.to_string());
-        out.by_target
-            .entry(target_ref)
-            .or_default()
-            .push(path.clone());
-        let id = names::hex17(&["accesslogsubscription", namespace, name]);
-        out.annotations.push(ObjectAnnotations {
-            object: me.clone(),
-            annotations: BTreeMap::from([(
-                format!("{ANNOTATION}accessLogSubscription"),
-                arns.arn(&format!("accesslogsubscription/als-{id}")),
-            )]),
-        });
-        verdict(
-            true,
-            reason::ACCEPTED,
-            format!("logging to {} (as {path})", policy.spec.destination_arn),
-        );
-    }
+        },
+    );
+    out.statuses = statuses;
+    out.by_target = by_target;
+    out.annotations = annotations;
     out
 }
 

@@ -9,6 +9,7 @@ mod access_logs;
 mod auth;
 mod gateways;
 mod names;
+mod policies;
 mod rules;
 mod service;
 mod target_groups;
@@ -241,28 +242,6 @@ fn merge(list: &mut Vec<Service>, service: Service) {
             existing.listeners.sort_by_key(|l| l.port);
             existing.target_groups.extend(service.target_groups);
         }
-    }
-}
-
-/// A Lattice policy's status: its Accepted condition.
-fn policy_status(
-    object: &ObjectRef,
-    generation: i64,
-    accepted: bool,
-    why: &'static str,
-    message: String,
-) -> ObjectStatus {
-    ObjectStatus {
-        object: object.clone(),
-        status: Status::Policy(crate::status::PolicyStatus {
-            conditions: vec![Condition::new(
-                reason::ACCEPTED,
-                accepted,
-                why,
-                message,
-                generation,
-            )],
-        }),
     }
 }
 

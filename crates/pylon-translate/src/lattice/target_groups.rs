@@ -3,6 +3,7 @@
 //! standalone target groups of ServiceExports, which ServiceImports resolve to.
 
 use super::names::{self, Arns};
+use super::policies::{self, CONFLICTED, TARGET_NOT_FOUND};
 use super::ANNOTATION;
 use crate::gateway::status::reason;
 use crate::status::ObjectStatus;
@@ -12,10 +13,6 @@ use pylon_ir::{HealthCheck, HealthCheckPort, Protocol, ProtocolVersion, TargetTy
 use pylon_model::lattice::{LatticeHealthCheck, ServiceExport, ServiceImport, TargetGroupPolicy};
 use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
 use std::collections::BTreeMap;
-
-/// Policy reasons beyond the Gateway API's.
-pub const CONFLICTED: &str = "Conflicted";
-pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
 
 /// The group Lattice kinds belong to.
 pub const GROUP: &str = "application-networking.k8s.aws";
@@ -56,64 +53,54 @@ impl<'s> Policies<'s> {
         statuses: &mut Vec<ObjectStatus>,
     ) -> Self {
         let mut by_target: BTreeMap<ObjectRef, &'s TargetGroupPolicy> = BTreeMap::new();
-        for policy in snapshot.target_group_policies() {
-            let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
-            let me = ObjectRef::namespaced(
-                Kind::TargetGroupPolicy,
-                namespace,
-                policy.metadata.name.as_deref().unwrap_or_default(),
-            );
-            let g = policy.metadata.generation.unwrap_or(0);
-            let mut verdict =
-                |ok: bool, why: &'static str, field: Option<&str>, message: String| {
-                    statuses.push(super::policy_status(&me, g, ok, why, message.clone()));
-                    if !ok {
-                        problems.push(Problem::error(
-                            Some(me.clone()),
-                            field.map(str::to_string),
-                            format!("{why}: {message}"),
-                        ));
+        let each = snapshot.target_group_policies();
+        policies::each(
+            each,
+            |p| &p.metadata,
+            Kind::TargetGroupPolicy,
+            problems,
+            statuses,
+            |policy, reading| {
+                let target = &policy.spec.target_ref;
+                let kind = match (target.group.as_str(), target.kind.as_str()) {
+                    ("" | "core", "Service") => Kind::Service,
+                    (GROUP, "ServiceExport") => Kind::ServiceExport,
+                    (group, kind) => {
+                        reading.verdict(false, reason::INVALID, Some("spec.targetRef"), format!("a TargetGroupPolicy targets a Service or a ServiceExport, not {kind} of group {group:?}"));
+                        return;
                     }
                 };
-            let target = &policy.spec.target_ref;
-            let kind = match (target.group.as_str(), target.kind.as_str()) {
-                ("" | "core", "Service") => Kind::Service,
-                (GROUP, "ServiceExport") => Kind::ServiceExport,
-                (group, kind) => {
-                    verdict(false, reason::INVALID, Some("spec.targetRef"), format!("a TargetGroupPolicy targets a Service or a ServiceExport, not {kind} of group {group:?}"));
-                    continue;
+                if let Err(why) = validate(&policy.spec) {
+                    reading.verdict(false, reason::INVALID, None, why);
+                    return;
                 }
-            };
-            if let Err(why) = validate(&policy.spec) {
-                verdict(false, reason::INVALID, None, why);
-                continue;
-            }
-            let key = ObjectRef::namespaced(kind, namespace, &target.name);
-            if snapshot.get(&key).is_none() {
-                verdict(
-                    false,
-                    TARGET_NOT_FOUND,
-                    Some("spec.targetRef"),
-                    format!("{key} does not exist"),
-                );
-                continue;
-            }
-            match by_target.get(&key) {
-                Some(first) => verdict(
-                    false,
-                    CONFLICTED,
-                    Some("spec.targetRef"),
-                    format!(
-                        "TargetGroupPolicy {} already targets {key}",
-                        first.metadata.name.as_deref().unwrap_or_default()
-                    ),
-                ),
-                None => {
-                    verdict(true, reason::ACCEPTED, None, format!("applies to {key}"));
-                    by_target.insert(key, policy);
+                let key = ObjectRef::namespaced(kind, &reading.namespace, &target.name);
+                if snapshot.get(&key).is_none() {
+                    reading.verdict(
+                        false,
+                        TARGET_NOT_FOUND,
+                        Some("spec.targetRef"),
+                        format!("{key} does not exist"),
+                    );
+                    return;
                 }
-            }
-        }
+                match by_target.get(&key) {
+                    Some(first) => {
+                        let first = first.metadata.name.clone().unwrap_or_default();
+                        reading.verdict(
+                            false,
+                            CONFLICTED,
+                            Some("spec.targetRef"),
+                            format!("TargetGroupPolicy {first} already targets {key}"),
+                        );
+                    }
+                    None => {
+                        reading.verdict(true, reason::ACCEPTED, None, format!("applies to {key}"));
+                        by_target.insert(key, policy);
+                    }
+                }
+            },
+        );
         Policies { by_target }
     }
 
