@@ -64,6 +64,7 @@ pub async fn handle<B: ClientBody>(
         client: client.addr.ip(),
     };
     let route = listener.route(&facts);
+    // Boxed: the entry lives across the awaits below, and this future is moved on hyper's paths.
     let lattice = route.access_log.as_ref().and_then(|rule| {
         LatticeEntry::begin(
             rule,
@@ -73,6 +74,7 @@ pub async fn handle<B: ClientBody>(
             &request,
             &host,
         )
+        .map(Box::new)
     });
     let mut exchange = Exchange::new(request.map(boxed), &client, &host, &context.clients);
     let response = route.pipeline.run(&mut exchange).await;

@@ -13,12 +13,16 @@ use std::task::{Context, Poll};
 pub struct Logged<B> {
     inner: B,
     entry: Option<(Entry, AccessLog)>,
-    lattice: Option<LatticeEntry>,
+    lattice: Option<Box<LatticeEntry>>,
     bytes: u64,
 }
 
 impl<B> Logged<B> {
-    pub fn new(inner: B, entry: Option<(Entry, AccessLog)>, lattice: Option<LatticeEntry>) -> Self {
+    pub fn new(
+        inner: B,
+        entry: Option<(Entry, AccessLog)>,
+        lattice: Option<Box<LatticeEntry>>,
+    ) -> Self {
         Logged {
             inner,
             entry,
