@@ -8,6 +8,7 @@
 
 pub mod certs;
 pub mod kube_env;
+pub mod lattice;
 
 use serde_json::Value;
 use std::io::{Read, Write};
