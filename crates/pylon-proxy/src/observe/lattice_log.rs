@@ -35,9 +35,10 @@ impl Destinations {
     pub fn open<'a>(&self, wanted: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let _serial = self.opening.lock().expect("destinations lock");
         let mut errors = Vec::new();
-        let mut next = (**self.open.load()).clone();
+        let current = self.open.load();
+        let mut next: Option<HashMap<String, AccessLog>> = None;
         for path in wanted {
-            if next.contains_key(path) {
+            if next.as_ref().unwrap_or(&current).contains_key(path) {
                 continue;
             }
             let Some(directory) = &self.directory else {
@@ -46,7 +47,8 @@ impl Destinations {
             };
             match open(&directory.join(path)) {
                 Ok(file) => {
-                    next.insert(path.to_string(), AccessLog::new(Box::new(file)));
+                    next.get_or_insert_with(|| (**current).clone())
+                        .insert(path.to_string(), AccessLog::new(Box::new(file)));
                 }
                 Err(e) => errors.push(format!(
                     "cannot open the access log {}: {e}",
@@ -54,7 +56,10 @@ impl Destinations {
                 )),
             }
         }
-        self.open.store(Arc::new(next));
+        // Replaced only when a file was opened: most configurations open none.
+        if let Some(next) = next {
+            self.open.store(Arc::new(next));
+        }
         errors
     }
 

@@ -85,8 +85,6 @@ impl Step for LatticeAuth {
 impl LatticeAuth {
     fn decide(&self, exchange: &Exchange<'_>) -> Flow {
         let request = &exchange.request;
-        let path = request.uri().path();
-        let resource = format!("{}/{}", self.service_arn, path.trim_start_matches('/'));
         if self.broken {
             return denied(format!(
                 "AccessDeniedException: the auth policy of {} cannot be evaluated",
@@ -98,6 +96,8 @@ impl LatticeAuth {
                 "InvalidSignatureException: Pylon does not verify SigV4 signatures yet; signed requests are refused, never taken for anonymous ones".into(),
             );
         }
+        let path = request.uri().path();
+        let resource = format!("{}/{}", self.service_arn, path.trim_start_matches('/'));
         let mut context = Request::new(None, INVOKE, &resource);
         context.set("vpc-lattice-svcs:Port", &self.port);
         context.set("vpc-lattice-svcs:RequestMethod", request.method().as_str());
@@ -119,10 +119,9 @@ impl LatticeAuth {
             }
         }
         for pair in request.uri().query().unwrap_or_default().split('&') {
-            if let Some((key, value)) = pair.split_once('=').or(Some((pair, ""))) {
-                if !key.is_empty() {
-                    context.add(&format!("vpc-lattice-svcs:RequestQueryString/{key}"), value);
-                }
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !key.is_empty() {
+                context.add(&format!("vpc-lattice-svcs:RequestQueryString/{key}"), value);
             }
         }
         let verdict = decide(
