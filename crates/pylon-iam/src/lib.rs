@@ -1,15 +1,19 @@
 //! IAM policy documents as VPC Lattice evaluates auth policies: a document is parsed and checked
 //! once ([`Policy::parse`]), then decides requests ([`Policy::evaluate`]); [`decide`] combines a
-//! service network's and a service's policies the way Lattice does. Pure: no I/O, no clock.
+//! service network's and a service's policies the way Lattice does. [`signature::verify`] finds
+//! who signed a request among the known access keys ([`Keyring`]). Pure: no I/O, no clock.
 //!
 //! Policy variables (`${aws:username}`) and date operators are not supported: a document using
 //! them is refused, never half-understood.
 
 mod conditions;
+mod credentials;
 mod decide;
 mod policy;
 mod request;
+pub mod signature;
 
+pub use credentials::{Credential, Keyring};
 pub use decide::{decide, Auth, Scope, Verdict};
 pub use policy::{Decision, Effect, Policy, PolicyError};
 pub use request::{Principal, Request};
