@@ -85,6 +85,35 @@ pub struct RuleAuth {
     pub source_vpc_owner_account: String,
 }
 
+/// An access key whose signed requests come from a principal, for auth policies to decide on:
+/// from a Secret of type `pylon-project.github.io/aws-credentials`. Plans and `/config` show the
+/// Secret and the principal; the key id and the secret stay out of them, and `Debug` hides the
+/// secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwsCredential {
+    pub secret: ObjectRef,
+    /// An IAM role or user ARN.
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub access_key_id: String,
+    #[serde(skip)]
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AwsCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsCredential")
+            .field("secret", &self.secret)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A rule's Lattice access log: where lines go and what every line of the rule says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -188,7 +217,7 @@ impl ServiceNetwork {
                         conditions: std::iter::once(host.clone()).chain(conditions).collect(),
                         filters: Vec::new(),
                         timeouts,
-                        action: self.with_headers(service, action),
+                        action: self.with_headers(service, action, auth.is_some()),
                         access_log: log.clone(),
                         auth: auth.clone(),
                     });
@@ -263,8 +292,10 @@ impl ServiceNetwork {
     }
 
     /// A forward with each target group's Lattice headers set (replacing any a client sent);
-    /// other actions as they are.
-    fn with_headers(&self, service: &Service, action: &Action) -> Action {
+    /// other actions as they are. The identity headers are removed, unless the rule is
+    /// `authorized` by auth policies: their step sets them for a signed caller and removes a
+    /// client's copies.
+    fn with_headers(&self, service: &Service, action: &Action, authorized: bool) -> Action {
         let Action::Forward {
             target_groups,
             unusable_weight,
@@ -300,8 +331,12 @@ impl ServiceNetwork {
                         set("x-amzn-source-vpc", self.source_vpc.clone()),
                     ],
                     add: Vec::new(),
-                    // Anonymous requests carry no identity.
-                    remove: LATTICE_HEADERS[..2].iter().map(|h| h.to_string()).collect(),
+                    remove: if authorized {
+                        Vec::new()
+                    } else {
+                        // Without auth policies, no request has a verified identity.
+                        LATTICE_HEADERS[..2].iter().map(|h| h.to_string()).collect()
+                    },
                 }));
         }
         Action::Forward {

@@ -32,6 +32,9 @@ pub struct Ir {
     /// Target groups of ServiceExports, standalone until a ServiceImport uses them; sorted by id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exported_target_groups: Vec<lattice::LatticeTargetGroup>,
+    /// The access keys Lattice auth policies know callers by, sorted by Secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<lattice::AwsCredential>,
 }
 
 impl Ir {

@@ -171,6 +171,14 @@ impl Snapshot {
         }
     }
 
+    /// Secrets in namespace/name order.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.of_kind(Kind::Secret).filter_map(|o| match o {
+            Object::Secret(s) => Some(&**s),
+            _ => None,
+        })
+    }
+
     /// The EndpointSlices of a Service: same namespace, labelled `kubernetes.io/service-name`.
     pub fn endpoint_slices_for<'a>(
         &'a self,

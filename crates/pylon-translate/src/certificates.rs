@@ -15,22 +15,10 @@ pub fn from_secret(
     let Some(secret) = snapshot.secret(namespace, name) else {
         return Err(format!("Secret {namespace}/{name} does not exist"));
     };
-    let value = |key: &str| -> Vec<u8> {
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|v| v.0.clone())
-            .or_else(|| {
-                secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .map(|v| v.clone().into_bytes())
-            })
-            .unwrap_or_default()
-    };
-    let (chain, key) = (value("tls.crt"), value("tls.key"));
+    let (chain, key) = (
+        secret_value(secret, "tls.crt"),
+        secret_value(secret, "tls.key"),
+    );
     if secret.type_.as_deref() != Some("kubernetes.io/tls") || chain.is_empty() || key.is_empty() {
         return Err(format!(
             "Secret {namespace}/{name} is not a kubernetes.io/tls Secret with tls.crt and tls.key"
@@ -43,6 +31,26 @@ pub fn from_secret(
         chain_pem: chain,
         key_pem: key,
     })
+}
+
+/// A Secret's value under `key`, from `data` or else `stringData`; empty when it has none.
+pub fn secret_value(
+    secret: &pylon_model::k8s_openapi::api::core::v1::Secret,
+    key: &str,
+) -> Vec<u8> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|v| v.0.clone())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(|v| v.clone().into_bytes())
+        })
+        .unwrap_or_default()
 }
 
 /// A certificate chain and key must be PEM: at least one certificate, and one private key.

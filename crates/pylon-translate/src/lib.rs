@@ -129,6 +129,7 @@ pub fn translate_with(snapshot: &Snapshot, options: &Options, memo: &mut Memo) -
         service_networks,
         standalone_services: lattice.standalone_services,
         exported_target_groups: lattice.exported_target_groups,
+        credentials: lattice.credentials,
     };
     let mut statuses = status::ingress_statuses(&ir, &failed);
     statuses.extend(gateways.statuses);

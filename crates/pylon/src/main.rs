@@ -157,6 +157,10 @@ pub struct TranslateArgs {
     /// The cluster's VPC id, as Lattice headers carry it [default: vpc- and a hash of --cluster-name].
     #[arg(long)]
     vpc_id: Option<String>,
+    /// Where the Secrets of type pylon-project.github.io/aws-credentials are: the access keys
+    /// signed Lattice requests are checked against.
+    #[arg(long, default_value = "pylon-system")]
+    credentials_namespace: String,
 }
 
 impl TranslateArgs {
@@ -189,6 +193,7 @@ impl TranslateArgs {
                 region: self.region.clone(),
                 account: self.account_id.clone(),
                 vpc_id: self.vpc_id.clone(),
+                credentials_namespace: self.credentials_namespace.clone(),
             },
         })
     }

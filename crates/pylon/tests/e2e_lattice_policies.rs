@@ -162,8 +162,8 @@ spec:
 }
 
 /// An IAMAuthPolicy on a route: anonymous requests decided by it (path, method, header, an
-/// explicit Deny), Lattice's 403 text for the others, signed requests refused until signatures
-/// are verified, and a policy edit applied without a restart.
+/// explicit Deny), Lattice's 403 text for the others, a malformed signature refused rather than
+/// taken for anonymous, and a policy edit applied without a restart.
 #[test]
 fn lattice_auth_policies_decide_anonymous_requests() {
     let env = Env::new(81);
@@ -224,7 +224,9 @@ spec:
     );
     assert_eq!(signed.status, 403);
     assert!(
-        signed.body.starts_with("InvalidSignatureException"),
+        signed
+            .body
+            .starts_with("IncompleteSignatureException: Missing the 'x-amz-content-sha256' header"),
         "{}",
         signed.body
     );

@@ -13,8 +13,6 @@ use std::process::Command;
 use support::certs::{issue, secret};
 use support::*;
 
-const PEERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
-
 const GATEWAY: &str = r#"apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: pylon}
@@ -84,19 +82,6 @@ fn curl(args: &[&str]) -> (String, u16, String) {
         code.parse().unwrap_or(0),
         body.to_string(),
     )
-}
-
-fn python(args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "python3 {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 #[test]

@@ -196,7 +196,11 @@ pub fn verify<'k>(
             "Missing the 'x-amz-content-sha256' in canonical headers",
         ));
     }
-    let payload = header("x-amz-content-sha256").unwrap_or_default();
+    let Some(payload) = header("x-amz-content-sha256") else {
+        return Err(incomplete(
+            "Missing the 'x-amz-content-sha256' header: send x-amz-content-sha256: UNSIGNED-PAYLOAD",
+        ));
+    };
     if payload != UNSIGNED_PAYLOAD {
         return Err(invalid("Signed payloads are not supported"));
     }

@@ -13,6 +13,7 @@ use crate::message::Client;
 use crate::observe::access_log::AccessLog;
 use crate::observe::metrics::Metrics;
 use crate::route::CompiledListener;
+use crate::steps::keyring;
 use crate::upstream::balance::TargetGroupRuntime;
 use crate::upstream::health::{CheckConfig, HealthChecks, HealthReport, HealthState};
 use arc_swap::ArcSwap;
@@ -144,6 +145,7 @@ impl Proxy {
             ),
             ..ApplyReport::default()
         };
+        let keyring = Arc::new(keyring(&ir.credentials));
         let mut bound = self.bound.lock().expect("listeners lock");
         let mut desired: HashMap<SocketAddr, (CompiledListener, Option<Arc<Certificates>>)> =
             HashMap::new();
@@ -174,7 +176,7 @@ impl Proxy {
                     (_, None) => Some(not_bound("the load balancer has no address".into())),
                     (Protocol::Http, Some(ip)) => {
                         let addr = SocketAddr::new(ip, listener.port);
-                        let compiled = CompiledListener::compile(lb, listener, &groups);
+                        let compiled = CompiledListener::compile(lb, listener, &groups, &keyring);
                         desired.insert(addr, (compiled, None));
                         None
                     }
@@ -192,7 +194,8 @@ impl Proxy {
                         };
                         match certificates {
                             Ok(certificates) => {
-                                let compiled = CompiledListener::compile(lb, listener, &groups);
+                                let compiled =
+                                    CompiledListener::compile(lb, listener, &groups, &keyring);
                                 desired.insert(addr, (compiled, Some(certificates)));
                                 None
                             }

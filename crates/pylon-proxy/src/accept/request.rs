@@ -98,6 +98,10 @@ pub async fn handle<B: ClientBody>(
     let lattice = lattice.map(|mut l| {
         l.status = status;
         l.target = exchange.upstream.map(|(tg, t)| (tg.to_string(), t));
+        l.caller = exchange
+            .notes
+            .remove::<crate::observe::lattice_log::Caller>()
+            .unwrap_or_default();
         l.headers_after = started.elapsed();
         l
     });

@@ -83,6 +83,35 @@ fn open(path: &Path) -> std::io::Result<std::io::BufWriter<std::fs::File>> {
     Ok(std::io::BufWriter::new(file))
 }
 
+/// Who called, as the auth step found out, and why it refused the request if it did.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub principal: Option<String>,
+    pub org_id: Option<String>,
+    /// `authDeniedReason`: which policy denied (`Network`, `Service`), or `Signature`.
+    pub denied: Option<&'static str>,
+    /// `failureReason`: `ClientAccessDenied`, `ClientAuthenticationFailed`.
+    pub failure: Option<&'static str>,
+}
+
+impl Caller {
+    pub fn of(principal: Option<&pylon_iam::Principal>) -> Self {
+        Caller {
+            principal: principal.map(|p| p.arn.clone()),
+            org_id: principal.and_then(|p| p.org_id.clone()),
+            ..Caller::default()
+        }
+    }
+
+    pub fn denied(policy: &'static str) -> Self {
+        Caller {
+            denied: Some(policy),
+            failure: Some("ClientAccessDenied"),
+            ..Caller::default()
+        }
+    }
+}
+
 /// What is known about a request of a logged rule, until its response ends.
 pub struct LatticeEntry {
     rule: Arc<RuleLog>,
@@ -99,6 +128,7 @@ pub struct LatticeEntry {
     tls: Option<Arc<crate::message::TlsFacts>>,
     pub status: u16,
     pub target: Option<(String, SocketAddr)>,
+    pub caller: Caller,
     /// Until the response headers came back.
     pub headers_after: Duration,
 }
@@ -151,6 +181,7 @@ impl LatticeEntry {
             tls: client.tls.clone(),
             status: 0,
             target: None,
+            caller: Caller::default(),
             headers_after: Duration::ZERO,
         })
     }
@@ -182,14 +213,14 @@ impl LatticeEntry {
             service_network_arn: &self.rule.service_network_arn,
             resolved_user: "-",
             listener_type: &self.rule.listener_type,
-            auth_denied_reason: "-",
+            auth_denied_reason: self.caller.denied.unwrap_or("-"),
             target_group_arn,
             source_vpc_arn: &self.rule.source_vpc_arn,
             destination_vpc_id: &self.rule.source_vpc_id,
             source_ip_port: self.client.to_string(),
             listener_id: &self.rule.listener_id,
             target_ip_port: target,
-            failure_reason: "-",
+            failure_reason: self.caller.failure.unwrap_or("-"),
             service_arn: &self.rule.service_arn,
             source_vpc_id: &self.rule.source_vpc_id,
             start_time: &self.start_time,
@@ -215,8 +246,8 @@ impl LatticeEntry {
             },
             ssl_cipher: dash(tls.map_or("", |t| t.cipher.as_str())),
             tls_version: dash(tls.map_or("", |t| t.version.as_str())),
-            caller_principal: "-",
-            caller_principal_org_id: "-",
+            caller_principal: self.caller.principal.as_deref().unwrap_or("-"),
+            caller_principal_org_id: self.caller.org_id.as_deref().unwrap_or("-"),
             caller_x509_issuer_ou: "-",
             caller_x509_subject_cn: "-",
             caller_x509_san_name_cn: "-",

@@ -53,11 +53,13 @@ impl CompiledListener {
         lb: &LoadBalancer,
         listener: &Listener,
         groups: &HashMap<String, Arc<TargetGroupRuntime>>,
+        keyring: &Arc<pylon_iam::Keyring>,
     ) -> Self {
         let facts = ListenerFacts {
             protocol: listener.protocol,
             port: listener.port,
             idle_timeout: Duration::from_secs(u64::from(lb.attributes.idle_timeout_seconds)),
+            keyring: keyring.clone(),
         };
         CompiledListener {
             load_balancer_id: lb.id.clone(),

@@ -34,7 +34,7 @@ fn compiled(rules: Vec<Value>) -> CompiledListener {
         "targetGroups": {},
     }))
     .expect("a load balancer");
-    CompiledListener::compile(&lb, &listener, &HashMap::new())
+    CompiledListener::compile(&lb, &listener, &HashMap::new(), &Arc::default())
 }
 
 struct Request<'a> {

@@ -186,6 +186,7 @@ mod tests {
             protocol: Protocol::Http,
             port: 80,
             idle_timeout: Duration::from_secs(60),
+            keyring: Arc::default(),
         };
         let forward = Forward::compile(
             &[weighted("a", 3), weighted("b", 1)],

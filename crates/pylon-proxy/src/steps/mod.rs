@@ -26,5 +26,6 @@ mod step;
 #[cfg(test)]
 mod tests;
 
+pub use lattice_auth::keyring;
 pub use rule::Pipeline;
 pub use step::{Exchange, ListenerFacts, Timeouts};

@@ -116,6 +116,8 @@ pub struct ListenerFacts {
     pub port: u16,
     /// The load balancer's `idle_timeout.timeout_seconds`: how long a target may take.
     pub idle_timeout: Duration,
+    /// The access keys of the configuration, which Lattice auth checks signatures against.
+    pub keyring: Arc<pylon_iam::Keyring>,
 }
 
 /// A rule's timeouts; zero or none is no limit.

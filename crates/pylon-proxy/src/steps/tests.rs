@@ -27,6 +27,7 @@ fn listener(protocol: Protocol, port: u16) -> ListenerFacts {
         protocol,
         port,
         idle_timeout: Duration::from_secs(60),
+        keyring: Arc::default(),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod access_logs;
 mod auth;
+mod credentials;
 mod gateways;
 mod names;
 mod policies;
@@ -37,6 +38,7 @@ pub struct Output {
     pub service_networks: Vec<ServiceNetwork>,
     pub standalone_services: Vec<Service>,
     pub exported_target_groups: Vec<LatticeTargetGroup>,
+    pub credentials: Vec<pylon_ir::lattice::AwsCredential>,
     pub statuses: Vec<ObjectStatus>,
     /// Annotations on the Lattice policies (access-log subscription ARNs).
     pub annotations: Vec<crate::ObjectAnnotations>,
@@ -49,6 +51,8 @@ pub struct LatticeOptions {
     pub account: String,
     /// The cluster's VPC; derived from the cluster name when not given.
     pub vpc_id: Option<String>,
+    /// Where the Secrets of callers' access keys are.
+    pub credentials_namespace: String,
 }
 
 impl Default for LatticeOptions {
@@ -57,6 +61,7 @@ impl Default for LatticeOptions {
             region: "us-west-2".into(),
             account: "123456789012".into(),
             vpc_id: None,
+            credentials_namespace: "pylon-system".into(),
         }
     }
 }
@@ -225,6 +230,7 @@ pub fn translate(
         .collect();
     out.exported_target_groups
         .sort_by(|a, b| a.group.id.cmp(&b.group.id));
+    out.credentials = credentials::read(snapshot, &options.lattice.credentials_namespace, problems);
     out
 }
 

@@ -19,6 +19,22 @@ use std::time::{Duration, Instant};
 
 pub const PYLON: &str = env!("CARGO_BIN_EXE_pylon");
 pub const BACKEND: &str = env!("CARGO_BIN_EXE_pylon-demo-backend");
+/// The Python peers: gRPC, WebSocket and AWS SDK clients and servers.
+pub const PEERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
+
+/// Runs a Python program to its end; its standard output.
+pub fn python(args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
 
 /// A process killed when dropped.
 pub struct Process {
