@@ -19,8 +19,12 @@ pub struct ServiceNetwork {
     pub id: String,
     pub name: String,
     pub arn: String,
-    /// The Gateways that make it, sorted.
+    /// This cluster's Gateways that make it, sorted.
     pub gateways: Vec<ObjectRef>,
+    /// Other clusters' Gateways of its name (`--remote-cluster`): a network spans every VPC
+    /// that has one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_gateways: Vec<RemoteObject>,
     /// Whether the cluster's VPC is associated with it (a VpcAssociationPolicy may say not):
     /// only then is it served here.
     #[serde(default = "crate::yes", skip_serializing_if = "crate::is_yes")]
@@ -41,6 +45,15 @@ pub struct ServiceNetwork {
     pub auth_policy: Option<String>,
 }
 
+/// An object of another cluster.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoteObject {
+    pub cluster: String,
+    #[serde(flatten)]
+    pub object: ObjectRef,
+}
+
 /// A Lattice service: one route, with its generated DNS name and an optional custom domain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -51,6 +64,9 @@ pub struct Service {
     pub arn: String,
     /// The route it was made from.
     pub origin: ObjectRef,
+    /// The cluster the route is in, when it is a remote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     /// `<name>-<17 hex>.<7 hex>.vpc-lattice-svcs.<region>.on.aws`.
     pub dns_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +151,9 @@ pub struct RuleLog {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LatticeTargetGroup {
     pub arn: String,
+    /// The cluster whose pods are its targets, when it is a remote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     #[serde(flatten)]
     pub group: TargetGroup,
 }

@@ -49,6 +49,25 @@ impl KubeSource {
         Ok(KubeSource { client })
     }
 
+    /// Connects with the kubeconfig at `path` (its current context): a remote cluster's.
+    pub async fn connect_kubeconfig(path: &std::path::Path) -> Result<Self, String> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(path)
+            .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| format!("the kubeconfig {} cannot be used: {e}", path.display()))?;
+        let client = Client::try_from(config).map_err(|e| {
+            format!(
+                "cannot connect to the API server of {}: {e}",
+                path.display()
+            )
+        })?;
+        Ok(KubeSource { client })
+    }
+
     /// The client, for writing statuses back.
     pub fn client(&self) -> Client {
         self.client.clone()

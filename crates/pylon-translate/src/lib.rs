@@ -84,6 +84,18 @@ pub struct ObjectAnnotations {
 #[derive(Default)]
 pub struct Memo {
     routes: gateway::Memo,
+    /// Each remote cluster's, by name.
+    remote_routes: BTreeMap<String, gateway::Memo>,
+}
+
+/// A cluster read only for its Lattice objects (`--remote-cluster`): its Gateways join the
+/// service networks of their names, its routes are services of them, its ServiceExports can be
+/// imported here. Nothing is written to it.
+pub struct RemoteCluster<'a> {
+    pub name: &'a str,
+    /// Its VPC; derived from its name when not given, as this cluster's is.
+    pub vpc_id: Option<&'a str>,
+    pub snapshot: &'a Snapshot,
 }
 
 /// Translates a snapshot into load balancers and statuses.
@@ -93,6 +105,16 @@ pub fn translate(snapshot: &Snapshot, options: &Options) -> Translation {
 
 /// [`translate`], reusing and refreshing `memo` (pass the same one for successive snapshots).
 pub fn translate_with(snapshot: &Snapshot, options: &Options, memo: &mut Memo) -> Translation {
+    translate_clusters(snapshot, &[], options, memo)
+}
+
+/// [`translate_with`] for this cluster's `snapshot` and the Lattice objects of remote clusters.
+pub fn translate_clusters(
+    snapshot: &Snapshot,
+    remotes: &[RemoteCluster<'_>],
+    options: &Options,
+    memo: &mut Memo,
+) -> Translation {
     let mut problems = snapshot.problems.clone();
     let mut load_balancers = Vec::new();
     let mut failed = Vec::new();
@@ -107,7 +129,37 @@ pub fn translate_with(snapshot: &Snapshot, options: &Options, memo: &mut Memo) -
     }
     let routes = memo.routes.views(snapshot);
     let gateways = gateway::translate(snapshot, options, &routes, &mut problems);
-    let lattice = lattice::translate(snapshot, options, &routes, &mut problems);
+    let mut clusters = vec![lattice::Cluster {
+        options: options.clone(),
+        vpc: lattice::vpc_of(options),
+        snapshot,
+        routes: routes.clone(),
+        remote: None,
+    }];
+    memo.remote_routes
+        .retain(|name, _| remotes.iter().any(|r| r.name == name));
+    for remote in remotes {
+        let options = Options {
+            cluster_name: remote.name.to_string(),
+            lattice: LatticeOptions {
+                vpc_id: remote.vpc_id.map(str::to_string),
+                ..options.lattice.clone()
+            },
+            ..options.clone()
+        };
+        clusters.push(lattice::Cluster {
+            vpc: lattice::vpc_of(&options),
+            options,
+            snapshot: remote.snapshot,
+            routes: memo
+                .remote_routes
+                .entry(remote.name.to_string())
+                .or_default()
+                .views(remote.snapshot),
+            remote: Some(remote.name.to_string()),
+        });
+    }
+    let lattice = lattice::translate(&clusters, options, &mut problems);
     load_balancers.extend(gateways.load_balancers);
     load_balancers.sort_by(|a, b| a.id.cmp(&b.id));
     let mut reserved = address::assign(

@@ -1,10 +1,11 @@
 //! Golden translator tests: every `tests/golden/<case>.in.yaml` is decoded and translated with
-//! default options, and the IR, statuses and problems must equal `<case>.out.yaml`.
+//! default options (and the remote clusters `<case>.remote.<cluster>.yaml`, if any), and the
+//! IR, statuses and problems must equal `<case>.out.yaml`.
 //! `UPDATE_GOLDEN=1 cargo test -p pylon-translate --test golden` rewrites the outputs; review the diff.
 
 mod cases;
 
-use pylon_translate::{translate, Options};
+use pylon_translate::{translate_clusters, Memo, Options, RemoteCluster};
 use std::fs;
 
 #[test]
@@ -19,7 +20,21 @@ fn golden_cases() {
     );
     let mut failures = Vec::new();
     for (case, snapshot) in &cases {
-        let translation = translate(snapshot, &Options::default());
+        let remotes = cases::remotes(case);
+        let remotes: Vec<RemoteCluster<'_>> = remotes
+            .iter()
+            .map(|(name, snapshot)| RemoteCluster {
+                name,
+                vpc_id: None,
+                snapshot,
+            })
+            .collect();
+        let translation = translate_clusters(
+            snapshot,
+            &remotes,
+            &Options::default(),
+            &mut Memo::default(),
+        );
         if let Err(errors) = translation.ir.validate() {
             failures.push(format!("{case}: invalid IR: {errors:?}"));
         }

@@ -2,6 +2,7 @@
 //! manifests.
 
 mod admin;
+mod clusters;
 mod dns;
 mod kube_status;
 mod leader;
@@ -16,7 +17,7 @@ use pylon_dns::RecordType;
 use pylon_model::Snapshot;
 use pylon_proxy::{AccessLog, ProxyOptions};
 use pylon_source::FileSource;
-use pylon_translate::{translate, AddressPools, Options, Translation};
+use pylon_translate::{translate_clusters, AddressPools, Memo, Options, Translation};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -161,6 +162,12 @@ pub struct TranslateArgs {
     /// signed Lattice requests are checked against.
     #[arg(long, default_value = "pylon-system")]
     credentials_namespace: String,
+    /// Another cluster whose Lattice objects are read too (repeatable): NAME=PATH (manifests) or
+    /// NAME=kubeconfig:PATH (its API server), optionally followed by ,vpc-id=VPC [default VPC:
+    /// vpc- and a hash of NAME]. Its Gateways join the service networks of their names, its
+    /// routes are their services, its ServiceExports can be imported; nothing is written to it.
+    #[arg(long = "remote-cluster", value_parser = clusters::parse)]
+    remote_clusters: Vec<clusters::RemoteSpec>,
 }
 
 impl TranslateArgs {
@@ -169,6 +176,7 @@ impl TranslateArgs {
     }
 
     fn options(&self) -> Result<Options, String> {
+        clusters::check(&self.remote_clusters, &self.cluster_name)?;
         let mut pools = AddressPools::new(self.internet_facing_pool, self.internal_pool)
             .map_err(|e| e.to_string())?;
         for (name, other) in [
@@ -198,12 +206,13 @@ impl TranslateArgs {
         })
     }
 
-    /// Reads the objects once and translates them (addresses as a run would give them).
+    /// Reads the objects once (this cluster's and the remote clusters') and translates them
+    /// (addresses as a run would give them).
     fn translate_once(&self) -> Result<Translation, String> {
         let options = self.options()?;
+        let runtime =
+            tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
         let snapshot: Snapshot = if self.kube {
-            let runtime = tokio::runtime::Runtime::new()
-                .map_err(|e| format!("cannot start the runtime: {e}"))?;
             runtime.block_on(async {
                 let source = pylon_source::KubeSource::connect().await?;
                 let snapshots = source.watch(std::time::Duration::from_millis(50)).await;
@@ -217,7 +226,14 @@ impl TranslateArgs {
             }
             FileSource::new(self.paths.clone()).load()
         };
-        Ok(translate(&snapshot, &options))
+        let remotes = runtime.block_on(clusters::load(&self.remote_clusters))?;
+        let views = clusters::views(&self.remote_clusters, &remotes);
+        Ok(translate_clusters(
+            &snapshot,
+            &views,
+            &options,
+            &mut Memo::default(),
+        ))
     }
 }
 

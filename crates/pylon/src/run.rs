@@ -4,12 +4,12 @@
 use crate::admin::{self, Admin};
 use crate::dns::{self, Dns};
 use crate::report::Published;
-use crate::{kube_status, leader, state, TranslateArgs};
+use crate::{clusters, kube_status, leader, state, TranslateArgs};
 use arc_swap::ArcSwap;
 use pylon_model::Problem;
 use pylon_proxy::{ApplyReport, ListenerState, Proxy, ProxyOptions};
 use pylon_source::{FileSource, KubeSource};
-use pylon_translate::{translate_with, Memo, Translation};
+use pylon_translate::{translate_clusters, Memo, Translation};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,6 +65,7 @@ pub async fn run(
         drop(desired_rx);
         FileSource::new(args.paths.clone()).watch(WATCH_INTERVAL)
     };
+    let mut remotes = clusters::watch(&args.remote_clusters, WATCH_INTERVAL, KUBE_DEBOUNCE).await?;
     let mut snapshot = Arc::new(pylon_model::Snapshot::default());
     let mut reported: BTreeSet<Problem> = BTreeSet::new();
     let mut listening: BTreeSet<(String, String)> = BTreeSet::new();
@@ -77,8 +78,13 @@ pub async fn run(
     loop {
         if retranslate {
             snapshot = snapshots.borrow_and_update().clone();
+            let remote: Vec<_> = remotes
+                .iter_mut()
+                .map(|r| r.borrow_and_update().clone())
+                .collect();
+            let views = clusters::views(&args.remote_clusters, &remote);
             let started = std::time::Instant::now();
-            translation = Arc::new(translate_with(&snapshot, &options, &mut memo));
+            translation = Arc::new(translate_clusters(&snapshot, &views, &options, &mut memo));
             tracing::debug!(objects = snapshot.len(), elapsed = ?started.elapsed(), "translated");
             generation += 1;
             if translation.reserved != options.reserved {
@@ -129,6 +135,12 @@ pub async fn run(
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     return Err("the source of objects stopped".into());
+                }
+                retranslate = true;
+            }
+            changed = clusters::changed(&mut remotes) => {
+                if changed.is_err() {
+                    return Err("the source of a remote cluster's objects stopped".into());
                 }
                 retranslate = true;
             }

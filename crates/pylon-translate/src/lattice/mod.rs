@@ -7,6 +7,7 @@
 
 mod access_logs;
 mod auth;
+mod cluster;
 mod credentials;
 mod gateways;
 mod names;
@@ -16,17 +17,19 @@ mod service;
 mod target_groups;
 mod vpc_associations;
 
+pub use cluster::Cluster;
+
 use crate::gateway::routes::RouteView;
-use crate::gateway::status::{reason, Condition, RouteParentStatus, RouteStatus};
-use crate::status::{ObjectStatus, Status};
+use crate::gateway::status::reason;
+use crate::status::ObjectStatus;
 use crate::Options;
+use cluster::{Part, Sink};
 use gateways::GatewayBuild;
 use names::Arns;
-use pylon_ir::lattice::{LatticeTargetGroup, Service, ServiceNetwork};
+use pylon_ir::lattice::{LatticeTargetGroup, RemoteObject, Service, ServiceNetwork};
 use pylon_ir::Protocol;
-use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
+use pylon_model::{Kind, ObjectRef, Problem};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 /// The AWS Gateway API Controller's controller name.
 pub const LATTICE_CONTROLLER: &str = "application-networking.k8s.aws/gateway-api-controller";
@@ -66,172 +69,150 @@ impl Default for LatticeOptions {
     }
 }
 
+/// The service networks of every cluster read: `clusters[0]` is this one, whose statuses are
+/// kept; the others are remote clusters, read for their Gateways, routes and exports only.
 pub fn translate(
-    snapshot: &Snapshot,
+    clusters: &[Cluster<'_>],
     options: &Options,
-    routes: &[Arc<RouteView>],
     problems: &mut Vec<Problem>,
 ) -> Output {
     let mut out = Output::default();
-    let classes = gateways::classes(snapshot, &mut out.statuses);
     let arns = Arns {
         region: &options.lattice.region,
         account: &options.lattice.account,
     };
-    let vpc = options
-        .lattice
-        .vpc_id
-        .clone()
-        .unwrap_or_else(|| format!("vpc-{}", names::hex17(&["vpc", &options.cluster_name])));
-    let policies = target_groups::Policies::read(snapshot, problems, &mut out.statuses);
-    let exports = target_groups::exports(snapshot, options, &policies, &arns, problems);
-    let auth = auth::read(snapshot, problems, &mut out.statuses);
-    let associations = vpc_associations::read(snapshot, problems, &mut out.statuses);
-    let inputs = service::Inputs {
-        snapshot,
-        options,
-        arns: &arns,
-        vpc: &vpc,
-        policies: &policies,
-        exports: &exports,
-    };
-    let mut gateways = gateways::gateways(snapshot, &classes);
-    for gateway in &gateways {
-        gateways::listener_problems(gateway, problems);
+    let mut sinks: Vec<Sink> = clusters.iter().map(|_| Sink::default()).collect();
+    let mut classes = Vec::new();
+    let mut policies = Vec::new();
+    let mut exports = Vec::new();
+    // Every cluster's exports first: a ServiceImport in any cluster may name them.
+    for (cluster, sink) in clusters.iter().zip(&mut sinks) {
+        classes.push(gateways::classes(cluster.snapshot, &mut sink.statuses));
+        let read =
+            target_groups::Policies::read(cluster.snapshot, &mut sink.problems, &mut sink.statuses);
+        exports.extend(target_groups::exports(
+            cluster,
+            &read,
+            &arns,
+            &mut sink.problems,
+        ));
+        policies.push(read);
     }
-    let gateway_refs: Vec<ObjectRef> = gateways.iter().map(|g| g.object.clone()).collect();
-    let logs = access_logs::read(snapshot, &gateway_refs, &arns, problems);
-    out.statuses.extend(logs.statuses);
-    out.annotations = logs.annotations;
-    let mut services: BTreeMap<String, Vec<Service>> = BTreeMap::new();
-    for route in routes {
-        let mut parents = Vec::new();
-        for (raw, parent) in &route.parent_refs {
-            let group = parent
-                .group
-                .as_deref()
-                .unwrap_or("gateway.networking.k8s.io");
-            let kind = parent.kind.as_deref().unwrap_or("Gateway");
-            if group != "gateway.networking.k8s.io" || kind != "Gateway" {
-                continue;
-            }
-            let namespace = parent
-                .namespace
-                .as_deref()
-                .or(route.object.namespace.as_deref())
-                .unwrap_or("default");
-            let Some(gateway) = gateways.iter_mut().find(|g| {
-                g.object.name == parent.name && g.object.namespace.as_deref() == Some(namespace)
-            }) else {
+    let mut parts: Vec<Part> = clusters
+        .iter()
+        .zip(&mut sinks)
+        .enumerate()
+        .map(|(i, (c, sink))| c.read(&classes[i], &arns, &policies[i], &exports, sink))
+        .collect();
+    let names: BTreeSet<String> = parts
+        .iter()
+        .flat_map(|p| p.networks.keys().cloned())
+        .collect();
+    let local = &clusters[0];
+    for name in names {
+        let mut network = ServiceNetwork {
+            id: network_id(&name),
+            arn: arns.arn(&format!("servicenetwork/{}", network_id(&name))),
+            name,
+            gateways: Vec::new(),
+            remote_gateways: Vec::new(),
+            associated: false,
+            address: None,
+            source_vpc_arn: format!(
+                "arn:aws:ec2:{}:{}:vpc/{}",
+                arns.region, arns.account, local.vpc
+            ),
+            source_vpc: local.vpc.clone(),
+            services: Vec::new(),
+            access_logs: Vec::new(),
+            auth_policy: None,
+        };
+        for (cluster, part) in clusters.iter().zip(&mut parts) {
+            let Some(piece) = part.networks.remove(&network.name) else {
                 continue;
             };
-            let generation = route.generation;
-            let (conditions, built) = attach(
-                route,
-                gateway,
-                parent.section_name.as_deref(),
-                &inputs,
-                &auth,
-            );
-            let conditions = conditions
-                .into_iter()
-                .map(|(type_, ok, why, message)| {
-                    if !ok {
-                        problems.push(Problem::error(
-                            Some(route.object.clone()),
-                            None,
-                            message.clone(),
-                        ));
-                    }
-                    Condition::new(type_, ok, why, message, generation)
-                })
-                .collect();
-            if let Some(mut service) = built {
-                service.access_logs = logs
-                    .by_target
-                    .get(&route.object)
-                    .cloned()
-                    .unwrap_or_default();
-                let standalone = gateway.standalone
-                    || gateways::is_true(
-                        service::annotations(route, snapshot)
-                            .and_then(|a| a.get(&format!("{ANNOTATION}standalone"))),
-                    );
-                let list = match standalone {
-                    true => &mut out.standalone_services,
-                    false => services.entry(gateway.network.to_string()).or_default(),
-                };
-                merge(list, service);
+            match &cluster.remote {
+                None => {
+                    network.associated = piece.associated;
+                    network.gateways = piece.gateways;
+                    network.services.extend(piece.services);
+                }
+                Some(remote) => {
+                    network
+                        .remote_gateways
+                        .extend(piece.gateways.into_iter().map(|object| RemoteObject {
+                            cluster: remote.clone(),
+                            object,
+                        }));
+                    network
+                        .services
+                        .extend(piece.services.into_iter().map(|mut s| {
+                            s.cluster = Some(remote.clone());
+                            for tg in s.target_groups.values_mut() {
+                                tg.cluster.get_or_insert_with(|| remote.clone());
+                            }
+                            s
+                        }));
+                }
             }
-            parents.push(RouteParentStatus {
-                parent_ref: raw.clone(),
-                controller_name: LATTICE_CONTROLLER,
-                conditions,
-            });
+            network.access_logs.extend(piece.logs);
+            // The network's policy: this cluster's Gateways' first, else a remote one's.
+            network.auth_policy = network.auth_policy.take().or(piece.policy);
         }
-        if !parents.is_empty() {
-            out.statuses.push(ObjectStatus {
-                object: route.object.clone(),
-                status: Status::Route(RouteStatus { parents }),
-            });
-        }
+        network.services.sort_by(|a, b| a.name.cmp(&b.name));
+        network.access_logs.sort();
+        network.access_logs.dedup();
+        out.service_networks.push(network);
     }
-    // Service networks: every Gateway name, and every ServiceNetwork object.
-    let mut networks: BTreeMap<&str, Vec<&GatewayBuild<'_>>> = BTreeMap::new();
-    for sn in snapshot.service_networks() {
-        networks
-            .entry(sn.metadata.name.as_deref().unwrap_or_default())
-            .or_default();
-    }
-    for gateway in &gateways {
-        networks.entry(gateway.network).or_default().push(gateway);
-    }
-    for (name, members) in networks {
-        let id = format!("sn-{}", names::hex17(&["servicenetwork", name]));
-        for gateway in &members {
-            out.statuses.push(gateways::status(gateway, &id));
-        }
-        let mut list = services.remove(name).unwrap_or_default();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut refs: Vec<ObjectRef> = members.iter().map(|g| g.object.clone()).collect();
-        refs.sort();
-        let mut network_logs: Vec<String> = refs
-            .iter()
-            .filter_map(|g| logs.by_target.get(g))
-            .flatten()
-            .cloned()
-            .collect();
-        network_logs.sort();
-        network_logs.dedup();
-        // The network's policy: that of the first of its Gateways to have one.
-        let network_policy = refs.iter().find_map(|g| match auth.get(g) {
-            Some(auth::Attached::Policy(p)) => Some(p.clone()),
-            _ => None,
-        });
-        let associated = vpc_associations::associated(&refs, &associations);
-        out.service_networks.push(ServiceNetwork {
-            associated,
-            arn: arns.arn(&format!("servicenetwork/{id}")),
-            id,
-            name: name.to_string(),
-            gateways: refs,
-            address: None,
-            source_vpc_arn: format!("arn:aws:ec2:{}:{}:vpc/{vpc}", arns.region, arns.account),
-            source_vpc: vpc.clone(),
-            services: list,
-            access_logs: network_logs,
-            auth_policy: network_policy,
-        });
-    }
+    // Standalone services are in no network: a remote cluster's are served nowhere here.
+    out.standalone_services = std::mem::take(&mut parts[0].standalone);
     out.standalone_services.sort_by(|a, b| a.name.cmp(&b.name));
+    out.annotations = std::mem::take(&mut parts[0].annotations);
     out.exported_target_groups = exports
         .into_iter()
         .flat_map(|e| e.groups.into_iter().map(|(_, tg)| tg))
         .collect();
     out.exported_target_groups
         .sort_by(|a, b| a.group.id.cmp(&b.group.id));
-    out.credentials = credentials::read(snapshot, &options.lattice.credentials_namespace, problems);
+    out.credentials = credentials::read(
+        local.snapshot,
+        &options.lattice.credentials_namespace,
+        problems,
+    );
+    // Only this cluster's objects get statuses; a remote cluster's problems are its own
+    // Pylon's to report, and are warnings here.
+    let mut sinks = sinks.into_iter();
+    if let Some(sink) = sinks.next() {
+        problems.extend(sink.problems);
+        out.statuses.extend(sink.statuses);
+    }
+    for (cluster, sink) in clusters[1..].iter().zip(sinks) {
+        let name = cluster.remote.as_deref().unwrap_or_default();
+        problems.extend(sink.problems.into_iter().map(|p| {
+            let source = p.source.clone();
+            let warning =
+                Problem::warning(p.object, p.field, format!("cluster {name}: {}", p.message));
+            match source {
+                Some(s) => warning.with_source(s),
+                None => warning,
+            }
+        }));
+    }
     out
+}
+
+/// A cluster's VPC: `--vpc-id`, else `vpc-` and a hash of the cluster's name.
+pub fn vpc_of(options: &Options) -> String {
+    options
+        .lattice
+        .vpc_id
+        .clone()
+        .unwrap_or_else(|| format!("vpc-{}", names::hex17(&["vpc", &options.cluster_name])))
+}
+
+/// A service network's id: the same in every cluster, derived from its name.
+pub fn network_id(name: &str) -> String {
+    format!("sn-{}", names::hex17(&["servicenetwork", name]))
 }
 
 /// A route's service joins the list, or adds its listeners to the service it already has there
@@ -342,7 +323,8 @@ pub fn written_annotations(ir: &pylon_ir::Ir) -> Vec<crate::ObjectAnnotations> {
         .iter()
         .flat_map(|sn| &sn.services)
         .chain(&ir.standalone_services)
-        .filter(|s| seen.insert(s.origin.clone()))
+        // Only this cluster's routes are written to.
+        .filter(|s| s.cluster.is_none() && seen.insert(s.origin.clone()))
         .map(|service| crate::ObjectAnnotations {
             object: service.origin.clone(),
             annotations: BTreeMap::from([

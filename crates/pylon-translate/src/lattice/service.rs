@@ -22,7 +22,6 @@ pub struct Inputs<'a> {
     pub snapshot: &'a Snapshot,
     pub options: &'a Options,
     pub arns: &'a Arns<'a>,
-    pub vpc: &'a str,
     pub policies: &'a Policies<'a>,
     pub exports: &'a [Export],
 }
@@ -179,6 +178,7 @@ pub fn build(
             id,
             name,
             origin: route.object.clone(),
+            cluster: None,
             idle_timeout_seconds,
             listeners: by_port.into_values().collect(),
             target_groups,
@@ -234,14 +234,7 @@ fn target_group(
                 })
                 .ok_or_else(|| format!("ServiceImport {ns}/{} does not exist", backend.name))?;
             let route_type = if grpc { "GRPC" } else { "HTTP" };
-            target_groups::import(
-                import,
-                inputs.exports,
-                route_type,
-                inputs.options,
-                inputs.vpc,
-            )
-            .cloned()
+            target_groups::import(import, inputs.exports, route_type).cloned()
         }
         (group, kind) => Err(format!(
             "{kind} of group {group:?} is not a backend VPC Lattice takes (Service or ServiceImport)"

@@ -236,6 +236,7 @@ pub fn service_target_group(
         other => other.to_string(),
     })?;
     Ok(LatticeTargetGroup {
+        cluster: None,
         arn: arns.arn(&format!(
             "targetgroup/tg-{}",
             names::hex17(&[owner, &group.id])
@@ -244,15 +245,15 @@ pub fn service_target_group(
     })
 }
 
-/// Every ServiceExport's target groups, one per exported port (`exportedPorts`, else the legacy
-/// `port` annotation, else every port of the Service), by export.
+/// Every ServiceExport's target groups of a cluster, one per exported port (`exportedPorts`,
+/// else the legacy `port` annotation, else every port of the Service), by export.
 pub fn exports(
-    snapshot: &Snapshot,
-    options: &crate::Options,
+    cluster: &super::cluster::Cluster<'_>,
     policies: &Policies<'_>,
     arns: &Arns<'_>,
     problems: &mut Vec<Problem>,
 ) -> Vec<Export> {
+    let (snapshot, options) = (cluster.snapshot, &cluster.options);
     let mut out = Vec::new();
     for export in snapshot.service_exports() {
         let namespace = export.metadata.namespace.as_deref().unwrap_or("default");
@@ -273,7 +274,11 @@ pub fn exports(
                 continue;
             }
         };
-        let owner = format!("export/{namespace}/{name}");
+        // Ids are unique across clusters: another cluster's export of the same name has its own.
+        let owner = match &cluster.remote {
+            None => format!("export/{namespace}/{name}"),
+            Some(remote) => format!("export/{remote}/{namespace}/{name}"),
+        };
         let mut groups = Vec::new();
         for (port, route_type) in ports {
             let grpc = route_type == "GRPC";
@@ -293,13 +298,18 @@ pub fn exports(
                 options,
                 arns,
             ) {
-                Ok(tg) => groups.push((route_type, tg)),
+                Ok(mut tg) => {
+                    tg.cluster.clone_from(&cluster.remote);
+                    groups.push((route_type, tg));
+                }
                 Err(why) => problems.push(Problem::error(Some(me.clone()), None, why)),
             }
         }
         out.push(Export {
             object: me,
             export_name: name.to_string(),
+            cluster: options.cluster_name.clone(),
+            vpc: cluster.vpc.clone(),
             groups,
         });
     }
@@ -310,6 +320,9 @@ pub fn exports(
 pub struct Export {
     pub object: ObjectRef,
     pub export_name: String,
+    /// The exporting cluster's name and VPC.
+    pub cluster: String,
+    pub vpc: String,
     pub groups: Vec<(String, LatticeTargetGroup)>,
 }
 
@@ -364,14 +377,13 @@ fn ports(
 
 /// The exported target group a ServiceImport stands for, for a route of `route_type`: by
 /// `target-group-arn`, else the export named by `export-name` (default: the import's own name)
-/// in the import's namespace, when `aws-eks-cluster-name` and `aws-vpc` (if set) name this
-/// cluster. Among the export's groups, the first of the route's type, else the first.
+/// in the import's namespace, in the cluster `aws-eks-cluster-name` and the VPC `aws-vpc` name
+/// (when set), of any cluster otherwise (this one first, then the remote ones in order). Among
+/// the export's groups, the first of the route's type, else the first.
 pub fn import<'e>(
     import: &ServiceImport,
     exports: &'e [Export],
     route_type: &str,
-    options: &crate::Options,
-    vpc: &str,
 ) -> Result<&'e LatticeTargetGroup, String> {
     let namespace = import.metadata.namespace.as_deref().unwrap_or("default");
     let name = import.metadata.name.as_deref().unwrap_or_default();
@@ -394,24 +406,25 @@ pub fn import<'e>(
                 )
             });
     }
-    if let Some(cluster) = annotation("aws-eks-cluster-name") {
-        if *cluster != options.cluster_name {
-            return Err(format!("ServiceImport {namespace}/{name}: cluster {cluster} is not this one ({}); other clusters' exports are not read yet", options.cluster_name));
-        }
-    }
-    if let Some(want) = annotation("aws-vpc") {
-        if want != vpc {
-            return Err(format!(
-                "ServiceImport {namespace}/{name}: VPC {want} is not this cluster's ({vpc})"
-            ));
-        }
-    }
     let export_name = annotation("export-name").map_or(name, String::as_str);
+    let (cluster, vpc) = (annotation("aws-eks-cluster-name"), annotation("aws-vpc"));
     let export = exports
         .iter()
-        .find(|e| e.object.namespace.as_deref() == Some(namespace) && e.export_name == export_name)
+        .find(|e| {
+            e.object.namespace.as_deref() == Some(namespace)
+                && e.export_name == export_name
+                && cluster.is_none_or(|c| *c == e.cluster)
+                && vpc.is_none_or(|v| *v == e.vpc)
+        })
         .ok_or_else(|| {
-            format!("ServiceImport {namespace}/{name}: no ServiceExport {namespace}/{export_name}")
+            let mut where_ = String::new();
+            if let Some(c) = cluster {
+                where_.push_str(&format!(" in cluster {c}"));
+            }
+            if let Some(v) = vpc {
+                where_.push_str(&format!(" in VPC {v}"));
+            }
+            format!("ServiceImport {namespace}/{name}: no ServiceExport {namespace}/{export_name}{where_} is known (clusters read: this one and --remote-cluster)")
         })?;
     export
         .groups

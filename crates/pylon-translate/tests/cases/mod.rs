@@ -36,3 +36,33 @@ pub fn inputs() -> Vec<(String, Snapshot)> {
         })
         .collect()
 }
+
+/// A case's remote clusters: `<case>.remote.<cluster>.yaml`, decoded, by cluster name.
+#[allow(dead_code)] // the golden test reads remote clusters; the memo test does not
+pub fn remotes(case: &str) -> Vec<(String, Snapshot)> {
+    let prefix = format!("{case}.remote.");
+    let mut out: Vec<(String, Snapshot)> = fs::read_dir(dir())
+        .expect("tests/golden exists")
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .to_string()
+        })
+        .filter_map(|name| {
+            let cluster = name
+                .strip_prefix(&prefix)?
+                .strip_suffix(".yaml")?
+                .to_string();
+            let text = fs::read_to_string(dir().join(&name)).unwrap();
+            let decoded = decode_manifests(&text, &name);
+            let snapshot = Snapshot::new(
+                decoded.objects.into_iter().map(|o| o.object),
+                decoded.problems,
+            );
+            Some((cluster, snapshot))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
