@@ -29,6 +29,7 @@ pub fn render(translation: &Translation) -> String {
         &ir.standalone_services,
         &ir.exported_target_groups,
     );
+    lattice::credentials(&mut out, &ir.credentials);
     problems(&mut out, &translation.problems);
     out
 }
