@@ -7,29 +7,14 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use support::lattice::*;
 use support::*;
 
-const GATEWAY: &str = "---
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: amazon-vpc-lattice}
-spec: {controllerName: application-networking.k8s.aws/gateway-api-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: mesh, namespace: demo}
-spec:
-  gatewayClassName: amazon-vpc-lattice
-  listeners: [{name: http, protocol: HTTP, port: 80}]
-";
-
 /// Cluster east: route inventory on its pods, and Service payments exported.
 fn east(env: &Env, payments: &[String]) -> String {
     format!(
-        "{NAMESPACE}{GATEWAY}---
+        "{NAMESPACE}{MESH_GATEWAY}---
 {}---
 {}---
 apiVersion: gateway.networking.k8s.io/v1
@@ -69,7 +54,7 @@ spec:
         .to_string(),
     };
     format!(
-        "{NAMESPACE}{GATEWAY}---
+        "{NAMESPACE}{MESH_GATEWAY}---
 {}---
 apiVersion: application-networking.k8s.aws/v1alpha1
 kind: ServiceImport
@@ -91,16 +76,6 @@ spec:
 {association}",
         service("payments-local", 8080, &[env.backend_ip(1)]),
     )
-}
-
-fn counts(lb: std::net::SocketAddr, host: &str, n: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for _ in 0..n {
-        let reply = http_get(lb, "/", Some(host)).unwrap();
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        *seen.entry(reply.backend()).or_default() += 1;
-    }
-    seen
 }
 
 #[test]
@@ -144,7 +119,7 @@ fn lattice_service_network_spans_two_clusters() {
     assert_ne!(network(&a, "mesh")["sourceVpc"], sn["sourceVpc"]);
 
     // 20/80 between west's Service and east's export, over 500 requests.
-    let seen = counts(lb, "checkout.example.com", 500);
+    let seen = backends_seen(lb, "checkout.example.com", 500);
     let local = seen.get("west-payments").copied().unwrap_or(0);
     let remote = seen.get("east-payments-1").copied().unwrap_or(0);
     assert_eq!(local + remote, 500, "{seen:?}");
@@ -173,7 +148,7 @@ fn lattice_service_network_spans_two_clusters() {
     a.write("east.yaml", &east(&a, &[a.backend_ip(2), a.backend_ip(3)]));
     wait_until(
         Duration::from_secs(5),
-        || counts(lb, "checkout.example.com", 20).contains_key("east-payments-2"),
+        || backends_seen(lb, "checkout.example.com", 20).contains_key("east-payments-2"),
         || "west never served east's new endpoint".into(),
     );
     let followed = changed.elapsed();

@@ -231,19 +231,11 @@ spec:
         signed.body
     );
     // The requests denied never reached a target.
-    for host in 1..=3 {
-        let seen = http_get(
-            format!("{}:8080", env.backend_ip(host)).parse().unwrap(),
-            "/__requests",
-            None,
-        )
-        .unwrap()
-        .body;
-        assert!(
-            !seen.contains("DELETE") && !seen.contains("/public/secret"),
-            "{seen}"
-        );
-    }
+    let seen = requests_seen(&env, 1..=3);
+    assert!(
+        !seen.contains("DELETE") && !seen.contains("/public/secret"),
+        "{seen}"
+    );
     // A policy edit is served without a restart: only the authenticated are allowed now.
     env.write(
         "mesh.yaml",

@@ -204,19 +204,11 @@ fn lattice_signed_requests_are_verified_and_decided_by_principal() {
         body.contains("with an explicit deny in a service-based policy"),
         "{body}"
     );
-    for host in 1..=3 {
-        let seen = http_get(
-            format!("{}:8080", env.backend_ip(host)).parse().unwrap(),
-            "/__requests",
-            None,
-        )
-        .unwrap()
-        .body;
-        assert!(
-            !seen.contains("/admin") && !seen.contains("DELETE"),
-            "{seen}"
-        );
-    }
+    let seen = requests_seen(&env, 1..=3);
+    assert!(
+        !seen.contains("/admin") && !seen.contains("DELETE"),
+        "{seen}"
+    );
 
     // The access log names the caller, and why a request was refused.
     let log = env.state().join("access-logs/cloudwatch/lattice/mesh.log");

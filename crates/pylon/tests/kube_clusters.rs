@@ -7,28 +7,11 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use support::kube_env::{condition, KubeEnv, TestHost};
+use support::lattice::{backends_seen, resolve, MESH_GATEWAY};
 use support::*;
-
-const MESH: &str = "apiVersion: v1
-kind: Namespace
-metadata: {name: demo}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: amazon-vpc-lattice}
-spec: {controllerName: application-networking.k8s.aws/gateway-api-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: mesh, namespace: demo}
-spec:
-  gatewayClassName: amazon-vpc-lattice
-  listeners: [{name: http, protocol: HTTP, port: 80}]
-";
 
 /// A Service with an EndpointSlice of these pod addresses (port 8080), as the endpoint
 /// controller would write it.
@@ -100,32 +83,6 @@ spec:
     - {group: application-networking.k8s.aws, kind: ServiceImport, name: payments, weight: 80}
 ";
 
-fn resolve(env: &Env, name: &str) -> Vec<std::net::IpAddr> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime
-        .block_on(pylon_dns::client::ask(
-            env.dns(),
-            false,
-            name,
-            pylon_dns::RecordType::A,
-        ))
-        .map(|a| pylon_dns::client::addresses(&a))
-        .unwrap_or_default()
-}
-
-fn counts(lb: SocketAddr, host: &str, n: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for _ in 0..n {
-        let reply = http_get(lb, "/", Some(host)).unwrap();
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        *seen.entry(reply.backend()).or_default() += 1;
-    }
-    seen
-}
-
 #[test]
 fn a_service_network_spans_two_api_servers() {
     let (east, west) = (KubeEnv::up(22679), KubeEnv::up(22779));
@@ -135,11 +92,11 @@ fn a_service_network_spans_two_api_servers() {
     pay_2.backend("10.244.74.2", "east-payments-2");
     local.backend("10.244.75.2", "west-payments");
     east.kubectl_apply(&format!(
-        "{MESH}{}{EAST}",
+        "{NAMESPACE}{MESH_GATEWAY}{}{EAST}",
         service("payments", &["10.244.73.2"])
     ));
     west.kubectl_apply(&format!(
-        "{MESH}{}{WEST}",
+        "{NAMESPACE}{MESH_GATEWAY}{}{WEST}",
         service("payments-local", &["10.244.75.2"])
     ));
 
@@ -176,7 +133,7 @@ fn a_service_network_spans_two_api_servers() {
     wait_until(
         Duration::from_secs(10),
         || {
-            addresses = resolve(&west_env, &dns);
+            addresses = resolve(&west_env, &dns, false).1;
             !addresses.is_empty()
         },
         || format!("west's DNS never answered for {dns}"),
@@ -193,7 +150,7 @@ fn a_service_network_spans_two_api_servers() {
         || http_get(lb, "/", Some("checkout.example.com")).is_ok_and(|r| r.status == 200),
         || "west never served its checkout route".into(),
     );
-    let seen = counts(lb, "checkout.example.com", 500);
+    let seen = backends_seen(lb, "checkout.example.com", 500);
     let west_share = seen.get("west-payments").copied().unwrap_or(0);
     assert_eq!(
         west_share + seen.get("east-payments-1").copied().unwrap_or(0),
@@ -227,7 +184,7 @@ fn a_service_network_spans_two_api_servers() {
     let scaled = Instant::now();
     wait_until(
         Duration::from_secs(5),
-        || counts(lb, "checkout.example.com", 20).contains_key("east-payments-2"),
+        || backends_seen(lb, "checkout.example.com", 20).contains_key("east-payments-2"),
         || "west never served east's new endpoint".into(),
     );
     let took = scaled.elapsed();
@@ -241,10 +198,10 @@ fn a_service_network_spans_two_api_servers() {
     west.kubectl_apply("apiVersion: application-networking.k8s.aws/v1alpha1\nkind: VpcAssociationPolicy\nmetadata: {name: mesh-association, namespace: demo}\nspec:\n  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: mesh}\n  associateWithVpc: false\n");
     wait_until(
         Duration::from_secs(10),
-        || resolve(&west_env, &dns).is_empty() && http_get(lb, "/", Some(&dns)).is_err(),
+        || resolve(&west_env, &dns, false).1.is_empty() && http_get(lb, "/", Some(&dns)).is_err(),
         || "west still answers for a network its VPC left".into(),
     );
     // East still does.
-    let east_lb = SocketAddr::new(resolve(&east_env, &dns)[0], 80);
+    let east_lb = SocketAddr::new(resolve(&east_env, &dns, false).1[0], 80);
     assert_eq!(http_get(east_lb, "/", Some(&dns)).unwrap().status, 200);
 }

@@ -65,20 +65,9 @@ pub fn mesh(env: &Env, route_rules: &str) -> String {
     ));
     text.push_str("---\n");
     text.push_str(&service("api", 8080, &[env.backend_ip(3)]));
+    text.push_str(MESH_GATEWAY);
     text.push_str(&format!(
         "---
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: amazon-vpc-lattice}}
-spec: {{controllerName: application-networking.k8s.aws/gateway-api-controller}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: mesh, namespace: demo}}
-spec:
-  gatewayClassName: amazon-vpc-lattice
-  listeners: [{{name: http, protocol: HTTP, port: 80}}]
----
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {{name: inventory, namespace: demo}}
@@ -124,3 +113,48 @@ pub const RULES: &str = "  - matches:
     - {name: web, port: 80, weight: 3}
     - {name: api, port: 80, weight: 1}
 ";
+
+/// The Lattice GatewayClass and Gateway `demo/mesh` with one HTTP listener on port 80.
+pub const MESH_GATEWAY: &str = "---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: amazon-vpc-lattice}
+spec: {controllerName: application-networking.k8s.aws/gateway-api-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: mesh, namespace: demo}
+spec:
+  gatewayClassName: amazon-vpc-lattice
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+";
+
+/// Which backend answered `n` requests for `host` at `lb`, by name; every one must be a 200.
+pub fn backends_seen(
+    lb: SocketAddr,
+    host: &str,
+    n: usize,
+) -> std::collections::HashMap<String, usize> {
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..n {
+        let reply = http_get(lb, "/", Some(host)).unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        *seen.entry(reply.backend()).or_default() += 1;
+    }
+    seen
+}
+
+/// Every request the demo backends `hosts` of `env` have seen (their `/__requests`), together.
+pub fn requests_seen(env: &Env, hosts: std::ops::RangeInclusive<u8>) -> String {
+    hosts
+        .map(|host| {
+            http_get(
+                format!("{}:8080", env.backend_ip(host)).parse().unwrap(),
+                "/__requests",
+                None,
+            )
+            .unwrap()
+            .body
+        })
+        .collect()
+}
