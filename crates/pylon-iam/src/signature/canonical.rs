@@ -32,6 +32,20 @@ pub struct Signed<'a> {
     pub headers: &'a http::HeaderMap,
 }
 
+impl<'a> Signed<'a> {
+    /// What of `request` a signature covers.
+    pub fn of<B>(request: &'a http::Request<B>) -> Self {
+        let uri = request.uri();
+        Signed {
+            method: request.method().as_str(),
+            path: uri.path(),
+            query: uri.query(),
+            authority: uri.authority().map(|a| a.as_str()),
+            headers: request.headers(),
+        }
+    }
+}
+
 /// The canonical paths a client may have signed. Services other than S3 sign the normalized
 /// path encoded once more (botocore, the AWS SDKs: `%` becomes `%25`); some clients (curl)
 /// sign the path as sent. Both are tried, the SDKs' form first.

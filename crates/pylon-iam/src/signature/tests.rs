@@ -141,15 +141,7 @@ fn signed_request(
 
 fn check(request: &http::Request<()>, now: SystemTime) -> Result<String, Rejection> {
     let keys = keyring();
-    let uri = request.uri();
-    let signed = Signed {
-        method: request.method().as_str(),
-        path: uri.path(),
-        query: uri.query(),
-        authority: uri.authority().map(|a| a.as_str()),
-        headers: request.headers(),
-    };
-    verify(&signed, &keys, "us-west-2", now).map(|c| c.principal.arn.clone())
+    verify(&Signed::of(request), &keys, "us-west-2", now).map(|c| c.principal.arn.clone())
 }
 
 const URI: &str = "https://billing.example.com/invoices/2026?year=2026&a=b%20c";

@@ -123,15 +123,12 @@ impl LatticeAuth {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let principal = if signature::is_signed(authorization, request.uri().query()) {
-            let uri = request.uri();
-            let signed = Signed {
-                method: request.method().as_str(),
-                path: uri.path(),
-                query: uri.query(),
-                authority: uri.authority().map(|a| a.as_str()),
-                headers: request.headers(),
-            };
-            match signature::verify(&signed, &self.keyring, &self.region, SystemTime::now()) {
+            match signature::verify(
+                &Signed::of(request),
+                &self.keyring,
+                &self.region,
+                SystemTime::now(),
+            ) {
                 Ok(credential) => Some(&credential.principal),
                 Err(rejection) => {
                     let caller = Caller {
