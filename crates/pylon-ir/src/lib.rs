@@ -434,6 +434,17 @@ pub enum ProtocolVersion {
     Grpc,
 }
 
+impl ProtocolVersion {
+    /// As AWS spells it: `HTTP1`, `HTTP2`, `GRPC`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolVersion::Http1 => "HTTP1",
+            ProtocolVersion::Http2 => "HTTP2",
+            ProtocolVersion::Grpc => "GRPC",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetGroup {

@@ -100,6 +100,9 @@ pub struct Backend<'a> {
     pub port: &'a PortRef,
     /// Whether the id names the Service's namespace (Gateway API backends may cross namespaces).
     pub qualify_namespace: bool,
+    /// The route whose target group it is (ALB Gateways: one per route, as the controller makes
+    /// them); `None`: one per Service port of the load balancer (Ingress, Lattice).
+    pub route: Option<&'a ObjectRef>,
 }
 
 impl Backend<'_> {
@@ -112,6 +115,14 @@ impl Backend<'_> {
         );
         id.push_str(self.lb_id);
         id.push_str("/tg/");
+        if let Some(route) = self.route {
+            id.push_str(&route.kind);
+            id.push('/');
+            id.push_str(route.namespace.as_deref().unwrap_or_default());
+            id.push('/');
+            id.push_str(&route.name);
+            id.push('/');
+        }
         if self.qualify_namespace {
             id.push_str(self.namespace);
             id.push('/');
@@ -176,20 +187,45 @@ pub fn build(
         }
     };
     let port_text = backend.port.to_string();
-    let name = names::generated(
-        backend.namespace,
-        backend.service,
-        &[
-            backend.cluster_name,
-            backend.lb_id,
+    let protocol_version = match (settings.protocol_version, port.app_protocol.as_deref()) {
+        (ProtocolVersion::Http1, Some("kubernetes.io/h2c")) => ProtocolVersion::Http2,
+        (v, _) => v,
+    };
+    let name = match backend.route {
+        // The Gateway controller's `k8s-<routeNs>-<routeName>-<hash>`, over the cluster, the
+        // Gateway, the route and its kind, the Service port, target type, protocol and version.
+        Some(route) => names::generated(
+            route.namespace.as_deref().unwrap_or_default(),
+            &route.name,
+            &[
+                backend.cluster_name,
+                backend.lb_id,
+                route.namespace.as_deref().unwrap_or_default(),
+                &route.name,
+                &route.kind,
+                backend.namespace,
+                backend.service,
+                &port_text,
+                settings.target_type.as_str(),
+                Protocol::Http.as_str(),
+                protocol_version.as_str(),
+            ],
+        ),
+        None => names::generated(
             backend.namespace,
             backend.service,
-            &port_text,
-            &tg_port.to_string(),
-            settings.target_type.as_str(),
-            Protocol::Http.as_str(),
-        ],
-    );
+            &[
+                backend.cluster_name,
+                backend.lb_id,
+                backend.namespace,
+                backend.service,
+                &port_text,
+                &tg_port.to_string(),
+                settings.target_type.as_str(),
+                Protocol::Http.as_str(),
+            ],
+        ),
+    };
     Ok(TargetGroup {
         id: backend.target_group_id(),
         name,
@@ -199,10 +235,7 @@ pub fn build(
         protocol: Protocol::Http,
         // A Service port of `appProtocol: kubernetes.io/h2c` speaks HTTP/2 without TLS (the
         // Gateway API's backend protocol selection) unless HTTP2 or GRPC is set already.
-        protocol_version: match (settings.protocol_version, port.app_protocol.as_deref()) {
-            (ProtocolVersion::Http1, Some("kubernetes.io/h2c")) => ProtocolVersion::Http2,
-            (v, _) => v,
-        },
+        protocol_version,
         port: tg_port,
         health_check,
         deregistration_delay_seconds: settings.deregistration_delay_seconds,

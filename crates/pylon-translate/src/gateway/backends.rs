@@ -100,6 +100,7 @@ impl Backends<'_> {
             service: name,
             port: &port,
             qualify_namespace: true,
+            route: Some(self.route),
         };
         let id = backend.target_group_id();
         if self.target_groups.contains_key(&id) {

@@ -377,6 +377,7 @@ impl Build<'_> {
                 service,
                 port,
                 qualify_namespace: false,
+                route: None,
             };
             let id = backend.target_group_id();
             if !self.target_groups.contains_key(&id) {

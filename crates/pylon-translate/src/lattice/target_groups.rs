@@ -229,6 +229,7 @@ pub fn service_target_group(
         service,
         port: &port_ref,
         qualify_namespace: true,
+        route: None,
     };
     let group = target_group::build(&backend, settings, snapshot).map_err(|e| match e {
         // Lattice has no 503 for it: the rule answers 500 once no backend is left.
