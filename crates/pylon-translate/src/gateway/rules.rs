@@ -4,8 +4,8 @@
 use super::backends::{self, Backends};
 use super::precedence;
 use super::routes::RouteView;
-use super::single_prefix;
-use pylon_ir::{Action, Condition, Rule, RuleOrigin, WeightedTargetGroup};
+use super::{single_prefix, Flavor};
+use pylon_ir::{Action, Condition, MatchKind, Rule, RuleOrigin, WeightedTargetGroup};
 
 /// A route's rules on one listener, one IR rule per (match, hostname), with their precedence keys.
 pub fn candidates(
@@ -64,7 +64,7 @@ pub fn candidates(
                         values: vec![h.clone()],
                     })
                     .collect();
-                conditions.extend(m.conditions.iter().cloned());
+                conditions.extend(m.conditions.iter().map(|c| as_sent(backends.flavor, c)));
                 conditions.extend(filters.conditions.iter().cloned());
                 let key = precedence::Key {
                     hostname: host.clone(),
@@ -100,4 +100,55 @@ pub fn candidates(
         }
     }
     out
+}
+
+/// A match as the class's load balancer takes it. The ALB controller sends an `Exact` header
+/// value to the ALB as an `http-header` condition: split on unescaped commas into values any of
+/// which may match (`\,` is a comma), compared without regard to case, `*` and `?` wildcards.
+fn as_sent(flavor: Flavor, condition: &Condition) -> Condition {
+    match (flavor, condition) {
+        (
+            Flavor::Alb,
+            Condition::Header {
+                name,
+                kind: MatchKind::Exact,
+                value,
+            },
+        ) => Condition::HttpHeader {
+            http_header_name: name.clone(),
+            values: split_values(value),
+        },
+        _ => condition.clone(),
+    }
+}
+
+/// `a,b\,c` → `a`, `b,c`: the controller's split of header match values.
+fn split_values(value: &str) -> Vec<String> {
+    let mut values = vec![String::new()];
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                chars.next();
+                values.last_mut().expect("one value").push(',');
+            }
+            ',' => values.push(String::new()),
+            c => values.last_mut().expect("one value").push(c),
+        }
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_values;
+
+    #[test]
+    fn header_values_split_on_unescaped_commas() {
+        assert_eq!(split_values("a"), vec!["a"]);
+        assert_eq!(split_values("a,b"), vec!["a", "b"]);
+        assert_eq!(split_values("a\\,b,c"), vec!["a,b", "c"]);
+        assert_eq!(split_values("a\\b"), vec!["a\\b"]);
+        assert_eq!(split_values(""), vec![""]);
+    }
 }
