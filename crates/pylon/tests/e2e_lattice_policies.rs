@@ -167,20 +167,8 @@ spec:
 #[test]
 fn lattice_auth_policies_decide_anonymous_requests() {
     let env = Env::new(81);
-    let policy = |statements: &str| {
-        format!(
-            "---
-apiVersion: application-networking.k8s.aws/v1alpha1
-kind: IAMAuthPolicy
-metadata: {{name: inventory-auth, namespace: demo}}
-spec:
-  targetRef: {{group: gateway.networking.k8s.io, kind: HTTPRoute, name: inventory}}
-  policy: '{{\"Version\":\"2012-10-17\",\"Statement\":[{statements}]}}'
-"
-        )
-    };
     let allow_public = "{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*/public*\",\"Condition\":{\"StringEquals\":{\"vpc-lattice-svcs:RequestMethod\":\"GET\"}}},{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*\",\"Condition\":{\"StringEquals\":{\"vpc-lattice-svcs:RequestHeader/x-team\":\"ops\"}}},{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*/public/secret\"}";
-    let mesh = |statements: &str| format!("{}{}", mesh(&env, RULES), policy(statements));
+    let mesh = |statements: &str| format!("{}{}", mesh(&env, RULES), route_auth_policy(statements));
     env.write("mesh.yaml", &mesh(allow_public));
     let _a = env.backend(1, 8080, "pod-a");
     let _b = env.backend(2, 8080, "pod-b");

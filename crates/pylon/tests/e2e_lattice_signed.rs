@@ -41,16 +41,9 @@ fn policy(vpc: Option<&str>) -> String {
     let vpc = vpc.map_or(String::new(), |v| {
         format!(",\"vpc-lattice-svcs:SourceVpc\":\"{v}\"")
     });
-    format!(
-        "---
-apiVersion: application-networking.k8s.aws/v1alpha1
-kind: IAMAuthPolicy
-metadata: {{name: inventory-auth, namespace: demo}}
-spec:
-  targetRef: {{group: gateway.networking.k8s.io, kind: HTTPRoute, name: inventory}}
-  policy: '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":[\"{ROLE}\"]}},\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*\",\"Condition\":{{\"StringEquals\":{{\"vpc-lattice-svcs:RequestHeader/x-team\":\"payments\",\"vpc-lattice-svcs:RequestMethod\":[\"GET\",\"POST\"]{vpc}}}}}}},{{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*/admin*\"}}]}}'
-"
-    )
+    route_auth_policy(&format!(
+        "{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":[\"{ROLE}\"]}},\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*\",\"Condition\":{{\"StringEquals\":{{\"vpc-lattice-svcs:RequestHeader/x-team\":\"payments\",\"vpc-lattice-svcs:RequestMethod\":[\"GET\",\"POST\"]{vpc}}}}}}},{{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"vpc-lattice-svcs:Invoke\",\"Resource\":\"*/admin*\"}}"
+    ))
 }
 
 /// A request signed by botocore and sent to `lb`: (status, body).

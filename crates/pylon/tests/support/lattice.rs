@@ -158,3 +158,18 @@ pub fn requests_seen(env: &Env, hosts: std::ops::RangeInclusive<u8>) -> String {
         })
         .collect()
 }
+
+/// An IAMAuthPolicy `demo/inventory-auth` on HTTPRoute `inventory` with these statements (JSON
+/// objects, comma-separated).
+pub fn route_auth_policy(statements: &str) -> String {
+    format!(
+        "---
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: IAMAuthPolicy
+metadata: {{name: inventory-auth, namespace: demo}}
+spec:
+  targetRef: {{group: gateway.networking.k8s.io, kind: HTTPRoute, name: inventory}}
+  policy: '{{\"Version\":\"2012-10-17\",\"Statement\":[{statements}]}}'
+"
+    )
+}
