@@ -365,7 +365,10 @@ fn check_refs(
         problems: &mut scratch_problems,
     };
     let mut errors = Vec::new();
-    let mut filter_error = None;
+    let mut filter_error = match gateway.flavor {
+        Flavor::Alb => rules::alb_match_error(route),
+        _ => None,
+    };
     for rule in &route.rules {
         for b in &rule.backends {
             if let Err(e) = backends.resolve(

@@ -1,9 +1,10 @@
 //! A route's rules on one listener: one load balancer rule per (match, hostname), with the
 //! precedence key that orders it among every rule of the port.
 
-use super::backends::{self, Backends};
+use super::backends::{self, Backends, RefError};
 use super::precedence;
 use super::routes::RouteView;
+use super::status::reason;
 use super::{single_prefix, Flavor};
 use pylon_ir::{Action, Condition, MatchKind, Rule, RuleOrigin, WeightedTargetGroup};
 
@@ -105,8 +106,18 @@ pub fn candidates(
 /// A match as the class's load balancer takes it. The ALB controller sends an `Exact` header
 /// value to the ALB as an `http-header` condition: split on unescaped commas into values any of
 /// which may match (`\,` is a comma), compared without regard to case, `*` and `?` wildcards.
+/// An `Exact` path is sent verbatim as a `path-pattern`, so its `*` and `?` are ALB wildcards.
 fn as_sent(flavor: Flavor, condition: &Condition) -> Condition {
     match (flavor, condition) {
+        (
+            Flavor::Alb,
+            Condition::Path {
+                kind: MatchKind::Exact,
+                value,
+            },
+        ) => Condition::PathPattern {
+            values: vec![value.clone()],
+        },
         (
             Flavor::Alb,
             Condition::Header {
@@ -120,6 +131,27 @@ fn as_sent(flavor: Flavor, condition: &Condition) -> Condition {
         },
         _ => condition.clone(),
     }
+}
+
+/// Why the ALB controller refuses a route's matches: a `PathPrefix` with ALB wildcards in it,
+/// which the ALB could not express as a prefix.
+pub fn alb_match_error(route: &RouteView) -> Option<RefError> {
+    route.rules.iter().enumerate().find_map(|(ri, rule)| {
+        rule.matches.iter().enumerate().find_map(|(mi, m)| {
+            m.conditions.iter().find_map(|c| match c {
+                Condition::Path {
+                    kind: MatchKind::PathPrefix,
+                    value,
+                } if value.contains(['*', '?']) => Some(RefError {
+                    reason: reason::UNSUPPORTED_VALUE,
+                    message: format!(
+                        "spec.rules[{ri}].matches[{mi}].path: prefix path shouldn't contain wildcards: {value}"
+                    ),
+                }),
+                _ => None,
+            })
+        })
+    })
 }
 
 /// `a,b\,c` → `a`, `b,c`: the controller's split of header match values.
