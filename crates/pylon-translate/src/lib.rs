@@ -39,6 +39,30 @@ pub struct Options {
     pub reserved: BTreeMap<String, IpAddr>,
     /// Where VPC Lattice resources live.
     pub lattice: LatticeOptions,
+    /// The AWS Load Balancer Controller's flags.
+    pub alb: AlbOptions,
+}
+
+/// What the AWS Load Balancer Controller takes as flags, and Pylon's one departure from an ALB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlbOptions {
+    /// `--default-load-balancer-scheme`: the scheme of load balancers that do not set one.
+    pub default_scheme: pylon_ir::Scheme,
+    /// `--enable-ip-target-type`: whether `ip` targets may be asked for (else it is an error).
+    pub enable_ip_target_type: bool,
+    /// Keep HTTP2 and GRPC target groups behind ALB Gateways' HTTP listeners as HTTP/2 without
+    /// TLS (h2c), which an ALB does not do: it speaks HTTP/1.1 to targets behind HTTP listeners.
+    pub h2c_behind_http_listeners: bool,
+}
+
+impl Default for AlbOptions {
+    fn default() -> Self {
+        AlbOptions {
+            default_scheme: pylon_ir::Scheme::Internal,
+            enable_ip_target_type: true,
+            h2c_behind_http_listeners: false,
+        }
+    }
 }
 
 impl Default for Options {
@@ -48,6 +72,7 @@ impl Default for Options {
             pools: AddressPools::default(),
             reserved: BTreeMap::new(),
             lattice: LatticeOptions::default(),
+            alb: AlbOptions::default(),
         }
     }
 }

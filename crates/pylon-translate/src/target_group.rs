@@ -1,6 +1,7 @@
 //! Service backends → target groups: which targets (pod IPs or node ports) and which health check.
 
 use crate::names;
+use crate::AlbOptions;
 use pylon_ir::{
     HealthCheck, HealthCheckPort, Protocol, ProtocolVersion, Target, TargetGroup, TargetType,
 };
@@ -42,6 +43,9 @@ pub struct TargetGroupSettings {
     pub health_check_port: HealthCheckPortSetting,
     pub health_check: HealthCheck,
     pub protocol_version: ProtocolVersion,
+    /// Whether a Service port of `appProtocol: kubernetes.io/h2c` makes an HTTP1 group HTTP2
+    /// (the Gateway API's backend protocol selection); not behind an ALB's HTTP listener.
+    pub app_protocol_h2c: bool,
     pub deregistration_delay_seconds: u32,
 }
 
@@ -65,6 +69,17 @@ pub fn attributes<'a>(
         }
     }
     (delay, warnings, errors)
+}
+
+/// A target type as the controller's `--enable-ip-target-type` allows it.
+pub fn allowed(target_type: TargetType, alb: &AlbOptions) -> Result<TargetType, String> {
+    match target_type {
+        TargetType::Ip if !alb.enable_ip_target_type => Err(
+            "unsupported targetType: ip when EnableIPTargetType is false (--enable-ip-target-type)"
+                .into(),
+        ),
+        t => Ok(t),
+    }
 }
 
 /// Why a backend could not become a target group. The message names the Service and the fix.
@@ -187,8 +202,8 @@ pub fn build(
         }
     };
     let port_text = backend.port.to_string();
-    let protocol_version = match (settings.protocol_version, port.app_protocol.as_deref()) {
-        (ProtocolVersion::Http1, Some("kubernetes.io/h2c")) => ProtocolVersion::Http2,
+    let protocol_version = match (settings.protocol_version, is_h2c(port)) {
+        (ProtocolVersion::Http1, true) if settings.app_protocol_h2c => ProtocolVersion::Http2,
         (v, _) => v,
     };
     let name = match backend.route {
@@ -241,6 +256,18 @@ pub fn build(
         deregistration_delay_seconds: settings.deregistration_delay_seconds,
         targets,
     })
+}
+
+fn is_h2c(port: &ServicePort) -> bool {
+    port.app_protocol.as_deref() == Some("kubernetes.io/h2c")
+}
+
+/// Whether the Service port speaks HTTP/2 without TLS by its `appProtocol`.
+pub fn h2c_port(snapshot: &Snapshot, namespace: &str, service: &str, port: &PortRef) -> bool {
+    snapshot
+        .service(namespace, service)
+        .and_then(|s| find_port(s, port))
+        .is_some_and(is_h2c)
 }
 
 fn find_port<'s>(service: &'s Service, port: &PortRef) -> Option<&'s ServicePort> {

@@ -1,10 +1,13 @@
 //! Golden translator tests: every `tests/golden/<case>.in.yaml` is decoded and translated with
 //! default options (and the remote clusters `<case>.remote.<cluster>.yaml`, if any), and the
-//! IR, statuses and problems must equal `<case>.out.yaml`.
+//! IR, statuses and problems must equal `<case>.out.yaml`. A comment line `# flags: …` in the
+//! input sets the controller flags of that case (`--default-load-balancer-scheme=…`,
+//! `--enable-ip-target-type=false`, `--h2c-behind-http-listeners`).
 //! `UPDATE_GOLDEN=1 cargo test -p pylon-translate --test golden` rewrites the outputs; review the diff.
 
 mod cases;
 
+use pylon_ir::Scheme;
 use pylon_translate::{translate_clusters, Memo, Options, RemoteCluster};
 use std::fs;
 
@@ -32,7 +35,7 @@ fn golden_cases() {
         let translation = translate_clusters(
             snapshot,
             &remotes,
-            &Options::default(),
+            &options(&fs::read_to_string(dir.join(format!("{case}.in.yaml"))).unwrap()),
             &mut Memo::default(),
         );
         if let Err(errors) = translation.ir.validate() {
@@ -61,6 +64,26 @@ fn golden_cases() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The options of a case: the defaults, changed by its `# flags:` line.
+fn options(input: &str) -> Options {
+    let mut options = Options::default();
+    let flags = input
+        .lines()
+        .filter_map(|l| l.strip_prefix("# flags:"))
+        .flat_map(str::split_whitespace);
+    for flag in flags {
+        match flag {
+            "--default-load-balancer-scheme=internet-facing" => {
+                options.alb.default_scheme = Scheme::InternetFacing
+            }
+            "--enable-ip-target-type=false" => options.alb.enable_ip_target_type = false,
+            "--h2c-behind-http-listeners" => options.alb.h2c_behind_http_listeners = true,
+            other => panic!("unknown flag in a golden case: {other}"),
+        }
+    }
+    options
 }
 
 /// A small line diff: the first lines that differ, with context enough to find them.

@@ -168,6 +168,16 @@ pub struct TranslateArgs {
     /// routes are their services, its ServiceExports can be imported; nothing is written to it.
     #[arg(long = "remote-cluster", value_parser = clusters::parse)]
     remote_clusters: Vec<clusters::RemoteSpec>,
+    /// The scheme of Ingresses and ALB Gateways that set none, like the ALB controller's flag.
+    #[arg(long, default_value = "internal", value_parser = ["internal", "internet-facing"])]
+    default_load_balancer_scheme: String,
+    /// Whether target type ip may be asked for, like the ALB controller's flag (false: an error).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    enable_ip_target_type: bool,
+    /// Keep HTTP2 and GRPC target groups behind ALB Gateways' HTTP listeners as HTTP/2 without
+    /// TLS (h2c); an ALB speaks HTTP/1.1 to targets behind HTTP listeners.
+    #[arg(long)]
+    h2c_behind_http_listeners: bool,
 }
 
 impl TranslateArgs {
@@ -202,6 +212,14 @@ impl TranslateArgs {
                 account: self.account_id.clone(),
                 vpc_id: self.vpc_id.clone(),
                 credentials_namespace: self.credentials_namespace.clone(),
+            },
+            alb: pylon_translate::AlbOptions {
+                default_scheme: match self.default_load_balancer_scheme.as_str() {
+                    "internet-facing" => pylon_ir::Scheme::InternetFacing,
+                    _ => pylon_ir::Scheme::Internal,
+                },
+                enable_ip_target_type: self.enable_ip_target_type,
+                h2c_behind_http_listeners: self.h2c_behind_http_listeners,
             },
         })
     }

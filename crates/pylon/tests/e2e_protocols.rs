@@ -338,3 +338,121 @@ fn http2_targets_get_the_clients_authority_and_may_send_large_heads() {
     );
     assert_eq!(calls["die"]["code"], "UNAVAILABLE", "{calls}");
 }
+
+const ALB_GATEWAY: &str = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: alb}
+spec: {controllerName: gateway.k8s.aws/alb}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: infra}
+---
+apiVersion: gateway.k8s.aws/v1
+kind: TargetGroupConfiguration
+metadata: {name: app, namespace: infra}
+spec:
+  targetReference: {name: app}
+  defaultConfiguration: {targetType: ip}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: alb
+  listeners:
+  - {name: http, protocol: HTTP, port: 8080}
+  - name: https
+    protocol: HTTPS
+    port: 8443
+    tls: {certificateRefs: [{name: a}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: infra}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /web}}]
+    backendRefs: [{name: app, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: echo, namespace: infra}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{method: {service: pylon.test.Echo}}]
+    backendRefs: [{name: app, port: 80}]
+"#;
+
+/// An ALB Gateway's HTTPRoute and GRPCRoute on one Service get a target group each: behind the
+/// HTTPS listener the gRPC call reaches the pod over HTTP/2 and the web request over HTTP/1.1;
+/// behind the HTTP listener both reach it over HTTP/1.1, as an ALB sends them.
+#[test]
+fn alb_gateway_grpc_route_reaches_the_pod_over_http2() {
+    let env = Env::new(87);
+    let dir = env.dir.path();
+    issue(dir, "ca", "a", &["a.example.com"]);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    env.write("gateway.yaml", ALB_GATEWAY);
+    env.write("a.yaml", &secret("a", &read("a.crt"), &read("a.key")));
+    env.write(
+        "app.yaml",
+        &in_infra(service("app", 9000, &[env.backend_ip(1)])),
+    );
+    let _app = env.backend(1, 9000, "app");
+    let _pylon = env.pylon();
+    let lb = env.wait_for_gateway("infra", "gw", 8443);
+    let ca = dir.join("ca.crt").display().to_string();
+    let resolve = format!("a.example.com:8443:{}", lb.ip());
+    let grpc_call = |url: &str| {
+        curl(&[
+            "--http2",
+            "--cacert",
+            &ca,
+            "--resolve",
+            &resolve,
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/grpc",
+            "-H",
+            "te: trailers",
+            "--data-binary",
+            "",
+            url,
+        ])
+    };
+    let seen = |(_, code, body): (String, u16, String)| {
+        assert_eq!(code, 200, "{body}");
+        let reply: Value = serde_json::from_str(&body).expect("demo backend JSON");
+        reply["version"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(
+        seen(grpc_call("https://a.example.com:8443/pylon.test.Echo/Say")),
+        "HTTP/2.0"
+    );
+    let web = curl(&[
+        "--http2",
+        "--cacert",
+        &ca,
+        "--resolve",
+        &resolve,
+        "https://a.example.com:8443/web",
+    ]);
+    assert_eq!(seen(web), "HTTP/1.1");
+    // Behind the HTTP listener the GRPCRoute's group is HTTP1, as an ALB speaks to targets there.
+    let plain = format!("http://{}:8080/pylon.test.Echo/Say", lb.ip());
+    let out = curl(&[
+        "--http2-prior-knowledge",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/grpc",
+        "--data-binary",
+        "",
+        &plain,
+    ]);
+    assert_eq!(seen(out), "HTTP/1.1");
+}

@@ -47,6 +47,8 @@ pub struct Backends<'a> {
     pub default_props: Option<&'a TargetGroupProps>,
     pub route: &'a ObjectRef,
     pub route_kind: Kind,
+    /// Whether the listener is plaintext HTTP: an ALB speaks HTTP/1.1 to targets behind it.
+    pub plaintext: bool,
     pub target_groups: &'a mut BTreeMap<String, TargetGroup>,
     pub problems: &'a mut Vec<Problem>,
 }
@@ -102,13 +104,28 @@ impl Backends<'_> {
             qualify_namespace: true,
             route: Some(self.route),
         };
-        let id = backend.target_group_id();
+        let mut id = backend.target_group_id();
+        let mut settings = None;
+        if self.downgrades() {
+            // Behind an HTTP listener an ALB reaches targets over HTTP/1.1 whatever the route
+            // or its TargetGroupConfiguration asks: a group of its own, so that the route's
+            // HTTPS listeners keep theirs.
+            let s = self.settings(ns, name, &port)?;
+            if !s.app_protocol_h2c {
+                id.push_str("/HTTP1");
+            }
+            settings = Some(s);
+        }
         if self.target_groups.contains_key(&id) {
             return Ok(id);
         }
-        let settings = self.settings(ns, name);
+        let settings = match settings {
+            Some(s) => s,
+            None => self.settings(ns, name, &port)?,
+        };
         match target_group::build(&backend, &settings, self.snapshot) {
-            Ok(tg) => {
+            Ok(mut tg) => {
+                tg.id.clone_from(&id);
                 self.target_groups.insert(id.clone(), tg);
                 Ok(id)
             }
@@ -126,7 +143,19 @@ impl Backends<'_> {
     /// Target group settings: the class's defaults, then the Gateway's default
     /// TargetGroupConfiguration, then the Service's own (its defaultConfiguration, then the
     /// routeConfiguration that names this route), each field replacing the one before.
-    fn settings(&mut self, namespace: &str, service: &str) -> TargetGroupSettings {
+    /// Whether target groups are HTTP1 whatever is asked: behind an ALB's HTTP listener.
+    fn downgrades(&self) -> bool {
+        self.flavor == Flavor::Alb && self.plaintext && !self.options.alb.h2c_behind_http_listeners
+    }
+
+    /// Target group settings for a Service port; behind an ALB's HTTP listener the protocol
+    /// version is HTTP1 (`app_protocol_h2c` false when that changed what was asked).
+    fn settings(
+        &mut self,
+        namespace: &str,
+        service: &str,
+        port: &PortRef,
+    ) -> Result<TargetGroupSettings, RefError> {
         let mut props = TargetGroupProps::default();
         let service_tgc = self.snapshot.target_group_configurations().find(|c| {
             c.metadata.namespace.as_deref() == Some(namespace)
@@ -158,7 +187,14 @@ impl Backends<'_> {
             merge(&mut props, layer);
         }
         let target_type = match props.target_type.as_deref() {
-            Some("ip") => TargetType::Ip,
+            Some("ip") => {
+                target_group::allowed(TargetType::Ip, &self.options.alb).map_err(|why| {
+                    RefError::new(
+                        reason::BACKEND_NOT_FOUND,
+                        format!("Service {namespace}/{service}: {why}"),
+                    )
+                })?
+            }
             Some("instance") => TargetType::Instance,
             Some(other) => {
                 self.warn(format!(
@@ -173,6 +209,25 @@ impl Backends<'_> {
             Some("GRPC") => ProtocolVersion::Grpc,
             _ if self.route_kind == Kind::GRPCRoute => ProtocolVersion::Grpc,
             _ => ProtocolVersion::Http1,
+        };
+        let asked = match protocol_version {
+            ProtocolVersion::Http1
+                if target_group::h2c_port(self.snapshot, namespace, service, port) =>
+            {
+                ProtocolVersion::Http2
+            }
+            v => v,
+        };
+        let mut app_protocol_h2c = true;
+        let protocol_version = if self.downgrades() && asked != ProtocolVersion::Http1 {
+            self.warn(format!(
+                "Service {namespace}/{service} port {port} is reached over HTTP1 behind the HTTP listener, as on an ALB, not {asked}: {asked} needs an HTTPS listener (or Pylon's --h2c-behind-http-listeners)",
+                asked = asked.as_str(),
+            ));
+            app_protocol_h2c = false;
+            ProtocolVersion::Http1
+        } else {
+            protocol_version
         };
         let grpc = protocol_version == ProtocolVersion::Grpc;
         let (health_check, health_check_port) =
@@ -192,14 +247,15 @@ impl Backends<'_> {
                 "targetGroupAttributes: {message}; using the default"
             ));
         }
-        TargetGroupSettings {
+        Ok(TargetGroupSettings {
             target_type,
             health_check_port,
             health_check,
             protocol_version,
+            app_protocol_h2c,
             deregistration_delay_seconds: delay
                 .unwrap_or(pylon_ir::TargetGroup::DEFAULT_DEREGISTRATION_DELAY),
-        }
+        })
     }
 
     fn warn(&mut self, message: String) {

@@ -83,7 +83,8 @@ impl GatewayBuild {
         };
         let scheme = match pick(&|c| c.spec.scheme.clone()).as_deref() {
             Some("internet-facing") => Scheme::InternetFacing,
-            Some("internal") | None => Scheme::Internal,
+            Some("internal") => Scheme::Internal,
+            None => options.alb.default_scheme,
             Some(other) => {
                 accepted = Err((reason::INVALID_PARAMETERS, format!("LoadBalancerConfiguration scheme {other:?} must be internal or internet-facing")));
                 Scheme::Internal
@@ -299,6 +300,7 @@ impl GatewayBuild {
                 default_props: self.default_props.as_ref(),
                 route: &route.object,
                 route_kind: route.kind,
+                plaintext: listener.protocol == Protocol::Http,
                 target_groups: &mut target_groups,
                 problems,
             };

@@ -361,6 +361,8 @@ fn check_refs(
         default_props: gateway.default_props.as_ref(),
         route: &route.object,
         route_kind: route.kind,
+        // References are checked as an HTTPS listener takes them (no HTTP1 groups of its own).
+        plaintext: false,
         target_groups: scratch,
         problems: &mut scratch_problems,
     };

@@ -3,6 +3,7 @@
 //! group and health check settings).
 
 use crate::target_group::{HealthCheckPortSetting, TargetGroupSettings};
+use crate::AlbOptions;
 use pylon_ir::{HealthCheck, HealthCheckPort, Protocol, Scheme, TargetType};
 use pylon_model::{ObjectRef, Problem};
 use std::collections::BTreeMap;
@@ -178,13 +179,14 @@ pub struct LoadBalancerSettings {
 /// HTTPS:443 instead of HTTP:80, as in the controller.
 pub fn load_balancer(
     a: &Annotations<'_>,
+    alb: &AlbOptions,
     prefer_tls: bool,
     warnings: &mut Vec<Problem>,
 ) -> (LoadBalancerSettings, Vec<Problem>) {
     let mut errors = Errors::default();
     let scheme = errors
         .take(a.parse("scheme", parse_scheme))
-        .unwrap_or(Scheme::Internal);
+        .unwrap_or(alb.default_scheme);
     let listen_ports = errors
         .take(a.parse("listen-ports", parse_listen_ports))
         .unwrap_or_else(|| match prefer_tls {
@@ -251,6 +253,7 @@ pub fn load_balancer(
 /// attributes that have no effect come back in `warnings`.
 pub fn target_group(
     a: &Annotations<'_>,
+    alb: &AlbOptions,
     warnings: &mut Vec<Problem>,
 ) -> Result<TargetGroupSettings, Vec<Problem>> {
     let mut errors = Errors::default();
@@ -274,7 +277,7 @@ pub fn target_group(
         errors.0.extend(invalid.iter().map(|m| found.problem(m)));
     }
     let target_type = errors
-        .take(a.parse("target-type", parse_target_type))
+        .take(a.parse("target-type", |v| parse_target_type(v, alb)))
         .unwrap_or(TargetType::Instance);
     errors.take(a.parse("backend-protocol", |v| match v {
         "HTTP" => Ok(()),
@@ -341,6 +344,7 @@ pub fn target_group(
     Ok(TargetGroupSettings {
         target_type,
         protocol_version,
+        app_protocol_h2c: true,
         deregistration_delay_seconds: deregistration_delay
             .unwrap_or(pylon_ir::TargetGroup::DEFAULT_DEREGISTRATION_DELAY),
         health_check_port: port,
@@ -401,9 +405,9 @@ fn parse_scheme(v: &str) -> Result<Scheme, String> {
     }
 }
 
-fn parse_target_type(v: &str) -> Result<TargetType, String> {
+fn parse_target_type(v: &str, alb: &AlbOptions) -> Result<TargetType, String> {
     match v {
-        "ip" => Ok(TargetType::Ip),
+        "ip" => crate::target_group::allowed(TargetType::Ip, alb),
         "instance" => Ok(TargetType::Instance),
         _ => Err("must be ip or instance".into()),
     }

@@ -84,7 +84,8 @@ pub fn translate_ingress(
     let prefer_tls = spec.tls.as_ref().is_some_and(|t| !t.is_empty()) || certificate_arn.is_some();
     // Every problem of the Ingress is reported in one pass: an invalid annotation does not stop
     // the rules from being checked, it only keeps the load balancer from being built.
-    let (settings, mut errors) = annotations::load_balancer(&own, prefer_tls, problems);
+    let (settings, mut errors) =
+        annotations::load_balancer(&own, &options.alb, prefer_tls, problems);
     let ports: Vec<u16> = settings.listen_ports.iter().map(|(_, p)| *p).collect();
     let restricted = restrictions::load_balancer(&own, &ports, problems, &mut errors);
     let failed = !errors.is_empty();
@@ -638,7 +639,7 @@ impl Build<'_> {
             (&service_ref, service_annotations),
             (self.origin, self.ing.metadata.annotations.as_ref()),
         ]);
-        let settings = match annotations::target_group(&layered, self.problems) {
+        let settings = match annotations::target_group(&layered, &self.options.alb, self.problems) {
             Ok(s) => Some(s),
             Err(errors) => {
                 self.problems.extend(errors);

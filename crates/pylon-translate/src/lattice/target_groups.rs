@@ -36,6 +36,7 @@ pub fn defaults(version: ProtocolVersion) -> TargetGroupSettings {
             enabled: version == ProtocolVersion::Http1,
         },
         protocol_version: version,
+        app_protocol_h2c: true,
         deregistration_delay_seconds: 300,
     }
 }
