@@ -253,6 +253,8 @@ impl ServiceNetwork {
                 .unwrap_or_else(|| ObjectRef::new(pylon_model::Kind::Gateway, None, &self.name)),
             scheme: Scheme::Internal,
             address: self.address,
+            ip_address_type: Default::default(),
+            address_v6: None,
             attributes: LoadBalancerAttributes {
                 idle_timeout_seconds: idle_timeout,
             },

@@ -83,10 +83,49 @@ pub struct LoadBalancer {
     pub scheme: Scheme,
     /// Its own address from the scheme's pool; `None` when the pool is exhausted.
     pub address: Option<IpAddr>,
+    /// `ipv4`, or IPv6 as well (`dualstack`, `dualstack-without-public-ipv4`).
+    #[serde(default, skip_serializing_if = "IpAddressType::is_ipv4")]
+    pub ip_address_type: IpAddressType,
+    /// Its IPv6 address from the IPv6 pool when it is dual-stack; `None` otherwise or when the
+    /// pool is exhausted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_v6: Option<IpAddr>,
     pub attributes: LoadBalancerAttributes,
     /// Sorted by port.
     pub listeners: Vec<Listener>,
     pub target_groups: BTreeMap<String, TargetGroup>,
+}
+
+impl LoadBalancer {
+    /// The addresses its listeners are bound at: IPv4, then IPv6 when dual-stack.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.address.into_iter().chain(self.address_v6)
+    }
+}
+
+/// A load balancer's `ip-address-type` / `ipAddressType`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpAddressType {
+    #[default]
+    Ipv4,
+    Dualstack,
+    DualstackWithoutPublicIpv4,
+}
+
+impl IpAddressType {
+    pub fn is_ipv4(&self) -> bool {
+        *self == IpAddressType::Ipv4
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "ipv4" => Some(IpAddressType::Ipv4),
+            "dualstack" => Some(IpAddressType::Dualstack),
+            "dualstack-without-public-ipv4" => Some(IpAddressType::DualstackWithoutPublicIpv4),
+            _ => None,
+        }
+    }
 }
 
 /// ALB load balancer attributes Pylon honours (`alb.ingress.kubernetes.io/load-balancer-attributes`).

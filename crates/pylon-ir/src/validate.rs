@@ -39,7 +39,7 @@ impl Ir {
             if !ids.insert(lb.id.as_str()) {
                 errors.push(IrError::DuplicateLoadBalancer(lb.id.clone()));
             }
-            if let Some(addr) = lb.address {
+            for addr in lb.addresses() {
                 if let Some(other) = addresses.insert(addr, lb.id.as_str()) {
                     errors.push(IrError::SharedAddress(
                         other.to_string(),

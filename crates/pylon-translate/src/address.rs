@@ -18,7 +18,13 @@ pub struct AddressPools {
     pub internal: IpNet,
     /// Where VPC Lattice service networks are served (`--lattice-pool`).
     pub lattice: IpNet,
+    /// The IPv6 addresses of dual-stack load balancers, of either scheme (`--ipv6-pool`).
+    pub ipv6: IpNet,
 }
+
+/// The default IPv6 pool: the loopback address alone, enough for one dual-stack load balancer
+/// per port; a wider pool must be routed to this host (`ip -6 route add local <pool> dev lo`).
+pub const DEFAULT_IPV6_POOL: &str = "::1/128";
 
 impl Default for AddressPools {
     fn default() -> Self {
@@ -26,6 +32,7 @@ impl Default for AddressPools {
             internet_facing: IpNet::from_str("127.1.0.0/24").expect("valid default pool"),
             internal: IpNet::from_str("127.2.0.0/24").expect("valid default pool"),
             lattice: IpNet::from_str(DEFAULT_LATTICE_POOL).expect("valid default pool"),
+            ipv6: IpNet::from_str(DEFAULT_IPV6_POOL).expect("valid default pool"),
         }
     }
 }
@@ -57,7 +64,7 @@ impl AddressPools {
         Ok(AddressPools {
             internet_facing,
             internal,
-            lattice: IpNet::from_str(DEFAULT_LATTICE_POOL).expect("valid default pool"),
+            ..AddressPools::default()
         })
     }
 
@@ -95,30 +102,63 @@ pub fn assign(
             }
         }
     }
+    for lb in load_balancers.iter() {
+        let key = ipv6_key(&lb.id);
+        if kept.get(&key).is_some_and(|a| !pools.ipv6.contains(a)) {
+            kept.remove(&key);
+        }
+    }
     let mut taken: BTreeSet<IpAddr> = kept.values().copied().collect();
     for lb in load_balancers.iter_mut() {
-        if let Some(addr) = kept.get(&lb.id) {
-            lb.address = Some(*addr);
-            continue;
-        }
         let pool = pools.for_scheme(lb.scheme);
-        match first_free(pool, &lb.id, &taken) {
-            Some(addr) => {
-                taken.insert(addr);
-                kept.insert(lb.id.clone(), addr);
-                lb.address = Some(addr);
-            }
-            None => problems.push(Problem::error(
+        lb.address = take(&mut kept, &mut taken, pool, lb.id.clone());
+        if lb.address.is_none() {
+            problems.push(Problem::error(
                 Some(lb.origin.clone()),
                 None,
                 format!(
                     "no free address left in the {} pool {pool}: widen the pool",
                     lb.scheme.as_str()
                 ),
-            )),
+            ));
+        }
+        if lb.ip_address_type.is_ipv4() {
+            continue;
+        }
+        lb.address_v6 = take(&mut kept, &mut taken, &pools.ipv6, ipv6_key(&lb.id));
+        if lb.address_v6.is_none() {
+            problems.push(Problem::error(
+                Some(lb.origin.clone()),
+                None,
+                format!(
+                    "no free address left in the IPv6 pool {}: it is served on IPv4 only; widen --ipv6-pool",
+                    pools.ipv6
+                ),
+            ));
         }
     }
     kept
+}
+
+/// The reservation key of a load balancer's IPv6 address.
+fn ipv6_key(id: &str) -> String {
+    format!("{id}#ipv6")
+}
+
+/// The address reserved for `key`, or the first free one of `pool` (then reserved).
+fn take(
+    kept: &mut BTreeMap<String, IpAddr>,
+    taken: &mut BTreeSet<IpAddr>,
+    pool: &IpNet,
+    key: String,
+) -> Option<IpAddr> {
+    if let Some(addr) = kept.get(&key) {
+        return Some(*addr);
+    }
+    let addr = first_free(pool, &key, taken)?;
+    taken.insert(addr);
+    kept.insert(key, addr);
+    Some(addr)
 }
 
 /// Gives every service network an address from the Lattice pool, keeping reservations (shared

@@ -15,7 +15,7 @@ mod restriction;
 mod status;
 mod target_group;
 
-pub use address::{AddressPools, PoolError, DEFAULT_LATTICE_POOL};
+pub use address::{AddressPools, PoolError, DEFAULT_IPV6_POOL, DEFAULT_LATTICE_POOL};
 pub use gateway::{ALB_CONTROLLER, PYLON_CONTROLLER, SUPPORTED_FEATURES};
 pub use lattice::{LatticeOptions, LATTICE_CONTROLLER};
 pub use status::{ObjectStatus, Status};

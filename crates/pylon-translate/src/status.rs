@@ -134,11 +134,14 @@ pub fn fill_gateway_addresses(ir: &Ir, statuses: &mut [ObjectStatus]) {
             continue;
         };
         match lb.address {
-            Some(ip) => {
-                status.addresses = vec![GatewayAddress {
-                    type_: "IPAddress".into(),
-                    value: ip.to_string(),
-                }]
+            Some(_) => {
+                status.addresses = lb
+                    .addresses()
+                    .map(|ip| GatewayAddress {
+                        type_: "IPAddress".into(),
+                        value: ip.to_string(),
+                    })
+                    .collect()
             }
             None => {
                 if let Some(c) = status
@@ -167,21 +170,26 @@ pub fn ingress_statuses(ir: &Ir, failed: &[ObjectRef]) -> Vec<ObjectStatus> {
         .iter()
         .filter(|lb| lb.origin.kind == Kind::Ingress.name())
         .map(|lb| {
-            let ingress = lb.address.map(|ip| IngressLoadBalancerIngress {
-                ip: Some(ip.to_string()),
-                hostname: None,
-                ports: Some(
-                    lb.listeners
-                        .iter()
-                        .map(|l| IngressPortStatus {
-                            port: i32::from(l.port),
-                            protocol: "TCP".to_string(),
-                            error: None,
-                        })
-                        .collect(),
-                ),
-            });
-            ingress_status(lb.origin.clone(), ingress.into_iter().collect())
+            let ingress = lb
+                .address
+                .map(|_| lb.addresses())
+                .into_iter()
+                .flatten()
+                .map(|ip| IngressLoadBalancerIngress {
+                    ip: Some(ip.to_string()),
+                    hostname: None,
+                    ports: Some(
+                        lb.listeners
+                            .iter()
+                            .map(|l| IngressPortStatus {
+                                port: i32::from(l.port),
+                                protocol: "TCP".to_string(),
+                                error: None,
+                            })
+                            .collect(),
+                    ),
+                });
+            ingress_status(lb.origin.clone(), ingress.collect())
         })
         .chain(failed.iter().map(|r| ingress_status(r.clone(), vec![])))
         .collect();

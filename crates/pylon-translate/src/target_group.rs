@@ -118,6 +118,9 @@ pub struct Backend<'a> {
     /// The route whose target group it is (ALB Gateways: one per route, as the controller makes
     /// them); `None`: one per Service port of the load balancer (Ingress, Lattice).
     pub route: Option<&'a ObjectRef>,
+    /// Whether its load balancer is dual-stack: only then may ip targets be IPv6, as the
+    /// controller has it.
+    pub dualstack: bool,
 }
 
 impl Backend<'_> {
@@ -171,8 +174,15 @@ pub fn build(
     let unusable = |why: String| BackendError::Unusable(service_ref.clone(), why);
     let port = find_port(service, backend.port)
         .ok_or_else(|| unusable(format!("has no port {} in spec.ports", backend.port)))?;
+    // An ip target group takes the Service's first IP family, as the controller does.
+    let ipv6 = settings.target_type == TargetType::Ip && first_family_is_ipv6(service);
+    if ipv6 && !backend.dualstack {
+        return Err(unusable(
+            "unsupported IPv6 configuration, lb not dual-stack (the Service's first ipFamily is IPv6: make the load balancer dualstack)".into(),
+        ));
+    }
     let (tg_port, targets) = match settings.target_type {
-        TargetType::Ip => (ip_port(port), ip_targets(snapshot, backend, port)),
+        TargetType::Ip => (ip_port(port), ip_targets(snapshot, backend, port, ipv6)),
         TargetType::Instance => {
             let node_port = instance_port(service, port).map_err(unusable)?;
             (node_port, instance_targets(snapshot, node_port))
@@ -258,6 +268,20 @@ pub fn build(
     })
 }
 
+/// Whether a Service's first IP family is IPv6 (`spec.ipFamilies`, else its cluster IP).
+fn first_family_is_ipv6(service: &Service) -> bool {
+    let Some(spec) = service.spec.as_ref() else {
+        return false;
+    };
+    match spec.ip_families.as_ref().and_then(|f| f.first()) {
+        Some(family) => family == "IPv6",
+        None => spec
+            .cluster_ip
+            .as_deref()
+            .is_some_and(|ip| ip.contains(':')),
+    }
+}
+
 fn is_h2c(port: &ServicePort) -> bool {
     port.app_protocol.as_deref() == Some("kubernetes.io/h2c")
 }
@@ -305,11 +329,18 @@ fn instance_port(service: &Service, port: &ServicePort) -> Result<u16, String> {
 
 /// The ready endpoints of the Service's EndpointSlices, at the slice port named like the Service
 /// port (EndpointSlice ports carry the Service port's name and the resolved targetPort).
-fn ip_targets(snapshot: &Snapshot, backend: &Backend<'_>, port: &ServicePort) -> Vec<Target> {
+fn ip_targets(
+    snapshot: &Snapshot,
+    backend: &Backend<'_>,
+    port: &ServicePort,
+    ipv6: bool,
+) -> Vec<Target> {
     let port_name = port.name.as_deref().unwrap_or_default();
+    let family = if ipv6 { "IPv6" } else { "IPv4" };
     let mut targets = Vec::new();
     for slice in snapshot.endpoint_slices_for(backend.namespace, backend.service) {
-        if slice.address_type == "FQDN" {
+        // The target group's family only (FQDN slices never).
+        if slice.address_type != family {
             continue;
         }
         let slice_port = slice.ports.iter().flatten().find_map(|p| {

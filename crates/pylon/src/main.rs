@@ -146,6 +146,11 @@ pub struct TranslateArgs {
     /// Mixed into generated load balancer and target group names, like the ALB controller's --cluster-name.
     #[arg(long, default_value = "pylon")]
     cluster_name: String,
+    /// IPv6 addresses for dual-stack load balancers (ip-address-type dualstack), of either
+    /// scheme; a pool wider than ::1/128 must be routed to this host (ip -6 route add local
+    /// POOL dev lo).
+    #[arg(long, default_value = pylon_translate::DEFAULT_IPV6_POOL)]
+    ipv6_pool: IpNet,
     /// Addresses for VPC Lattice service networks (one per network; every service of it is served there).
     #[arg(long, default_value = pylon_translate::DEFAULT_LATTICE_POOL)]
     lattice_pool: IpNet,
@@ -203,6 +208,13 @@ impl TranslateArgs {
             }
         }
         pools.lattice = self.lattice_pool;
+        if !matches!(self.ipv6_pool, IpNet::V6(_)) {
+            return Err(format!(
+                "--ipv6-pool {} is not an IPv6 range",
+                self.ipv6_pool
+            ));
+        }
+        pools.ipv6 = self.ipv6_pool;
         Ok(Options {
             cluster_name: self.cluster_name.clone(),
             pools,

@@ -424,3 +424,75 @@ fn annotation_actions_conditions_and_ssl_redirect() {
         .map(|(_, v)| v.as_str());
     assert_eq!(location, Some("https://shop.example.com:8443/cart?item=1"));
 }
+
+/// `ip-address-type: dualstack`: the load balancer answers on its IPv4 address and on an IPv6
+/// one (`--ipv6-pool`, default `::1/128`), both in the Ingress status, and reaches an IPv6
+/// Service's pods over IPv6.
+#[test]
+fn dualstack_ingress_is_served_on_ipv4_and_ipv6() {
+    let env = Env::new(88);
+    env.write(
+        "app.yaml",
+        "apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: demo}
+spec:
+  ipFamilies: [IPv6]
+  ports: [{name: http, port: 80, targetPort: 9881}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: app-1
+  namespace: demo
+  labels: {kubernetes.io/service-name: app}
+addressType: IPv6
+ports: [{name: http, port: 9881}]
+endpoints:
+- addresses: [\"::1\"]
+  conditions: {ready: true}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: dual
+  namespace: demo
+  annotations:
+    alb.ingress.kubernetes.io/ip-address-type: dualstack
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/listen-ports: '[{\"HTTP\": 8881}]'
+spec:
+  ingressClassName: alb
+  defaultBackend:
+    service: {name: app, port: {number: 80}}
+",
+    );
+    let _app = env.peer(
+        "app",
+        BACKEND,
+        &["--listen", "[::1]:9881", "--name", "six"],
+        "[::1]:9881",
+    );
+    let _pylon = env.pylon();
+    let v4 = env.wait_for_address("demo", "dual");
+    let status = env.status();
+    let ingress = status["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "Ingress" && o["name"] == "dual")
+        .unwrap()["status"]["loadBalancer"]["ingress"]
+        .clone();
+    let ips: Vec<&str> = ingress
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["ip"].as_str())
+        .collect();
+    assert_eq!(ips, [v4.ip().to_string().as_str(), "::1"], "{ingress}");
+    for addr in [v4, "[::1]:8881".parse().unwrap()] {
+        let reply = http_get(addr, "/hello", Some("dual.example.com")).expect("GET");
+        assert_eq!(reply.status, 200, "{addr}: {}", reply.body);
+        assert!(reply.body.contains("\"six\""), "{addr}: {}", reply.body);
+    }
+}

@@ -9,6 +9,8 @@ fn lb(id: &str, address: &str) -> LoadBalancer {
         origin: origin.clone(),
         scheme: Scheme::Internal,
         address: Some(address.parse().unwrap()),
+        ip_address_type: Default::default(),
+        address_v6: None,
         attributes: LoadBalancerAttributes::default(),
         listeners: vec![Listener {
             id: format!("{id}/listener/80"),

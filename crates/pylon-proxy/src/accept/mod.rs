@@ -171,40 +171,46 @@ impl Proxy {
                 })
                 .collect();
             for listener in &lb.listeners {
-                let not_bound = |reason: String| ListenerState::NotBound { reason };
-                let state = match (listener.protocol, lb.address) {
-                    (_, None) => Some(not_bound("the load balancer has no address".into())),
-                    (Protocol::Http, Some(ip)) => {
-                        let addr = SocketAddr::new(ip, listener.port);
-                        let compiled = CompiledListener::compile(lb, listener, &groups, &keyring);
-                        desired.insert(addr, (compiled, None));
-                        None
-                    }
-                    (Protocol::Https, Some(ip)) => {
-                        let addr = SocketAddr::new(ip, listener.port);
-                        // Keys are parsed only when the listener's certificates change.
-                        let serving = bound
-                            .get(&addr)
-                            .and_then(|b| b.tls.as_ref())
-                            .map(|r| r.current())
-                            .filter(|c| c.loaded_from(&listener.certificates));
-                        let certificates = match serving {
-                            Some(c) => Ok(c),
-                            None => Certificates::load(&listener.certificates).map(Arc::new),
-                        };
-                        match certificates {
-                            Ok(certificates) => {
-                                let compiled =
-                                    CompiledListener::compile(lb, listener, &groups, &keyring);
-                                desired.insert(addr, (compiled, Some(certificates)));
-                                None
+                if lb.address.is_none() {
+                    report.listeners.insert(
+                        listener.id.clone(),
+                        ListenerState::NotBound {
+                            reason: "the load balancer has no address".into(),
+                        },
+                    );
+                }
+                // A dual-stack load balancer serves each listener at both of its addresses.
+                for ip in lb.addresses() {
+                    let addr = SocketAddr::new(ip, listener.port);
+                    let certificates = match listener.protocol {
+                        Protocol::Http => None,
+                        Protocol::Https => {
+                            // Keys are parsed only when the listener's certificates change.
+                            let serving = bound
+                                .get(&addr)
+                                .and_then(|b| b.tls.as_ref())
+                                .map(|r| r.current())
+                                .filter(|c| c.loaded_from(&listener.certificates));
+                            let loaded = match serving {
+                                Some(c) => Ok(c),
+                                None => Certificates::load(&listener.certificates).map(Arc::new),
+                            };
+                            match loaded {
+                                Ok(c) => Some(c),
+                                Err(e) => {
+                                    report.listeners.insert(
+                                        listener.id.clone(),
+                                        ListenerState::NotBound {
+                                            reason: format!("cannot serve TLS: {e}"),
+                                        },
+                                    );
+                                    continue;
+                                }
                             }
-                            Err(e) => Some(not_bound(format!("cannot serve TLS: {e}"))),
                         }
-                    }
-                };
-                if let Some(state) = state {
-                    report.listeners.insert(listener.id.clone(), state);
+                    };
+                    let compiled = CompiledListener::compile(lb, listener, &groups, &keyring);
+                    desired.insert(addr, (compiled, certificates));
                 }
             }
         }
@@ -275,7 +281,14 @@ impl Proxy {
                     }
                 }
             };
-            report.listeners.insert(id, state);
+            // A listener bound at two addresses reports the one that failed, if either did.
+            let failed = matches!(
+                report.listeners.get(&id),
+                Some(ListenerState::NotBound { .. })
+            );
+            if !failed {
+                report.listeners.insert(id, state);
+            }
         }
         self.metrics.applied(&live);
         report

@@ -9,6 +9,8 @@ fn lb(id: &str, scheme: Scheme) -> LoadBalancer {
         origin: ObjectRef::namespaced(Kind::Ingress, "ns", id),
         scheme,
         address: None,
+        ip_address_type: Default::default(),
+        address_v6: None,
         attributes: LoadBalancerAttributes::default(),
         listeners: vec![],
         target_groups: Default::default(),
@@ -68,4 +70,38 @@ fn overlapping_pools_are_refused() {
         "127.1.2.0/24".parse().unwrap()
     )
     .is_err());
+}
+
+#[test]
+fn dual_stack_load_balancers_get_an_ipv6_address_kept_like_the_ipv4_one() {
+    let pools = AddressPools {
+        ipv6: "fd00:70::/126".parse().unwrap(),
+        ..AddressPools::default()
+    };
+    let dual = |id: &str| LoadBalancer {
+        ip_address_type: pylon_ir::IpAddressType::Dualstack,
+        ..lb(id, Scheme::Internal)
+    };
+    let mut lbs = vec![dual("a"), lb("b", Scheme::Internal), dual("c")];
+    let mut p = vec![];
+    let kept = assign(&mut lbs, &pools, &BTreeMap::new(), &BTreeMap::new(), &mut p);
+    assert!(p.is_empty(), "{p:?}");
+    let (a, c) = (lbs[0].address_v6.unwrap(), lbs[2].address_v6.unwrap());
+    assert!(pools.ipv6.contains(&a) && pools.ipv6.contains(&c));
+    assert_ne!(a, c);
+    assert_eq!(lbs[1].address_v6, None);
+    assert_eq!(kept.get("a#ipv6"), Some(&a));
+    // Kept across a restart; a pool of one address serves one dual-stack load balancer.
+    let mut again = vec![dual("a")];
+    assign(&mut again, &pools, &kept, &BTreeMap::new(), &mut p);
+    assert_eq!(again[0].address_v6, Some(a));
+    let one = AddressPools::default();
+    let mut two = vec![dual("a"), dual("c")];
+    assign(&mut two, &one, &BTreeMap::new(), &BTreeMap::new(), &mut p);
+    assert_eq!(
+        two[0].address_v6.or(two[1].address_v6),
+        Some("::1".parse().unwrap())
+    );
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].message.contains("--ipv6-pool"), "{p:?}");
 }

@@ -49,6 +49,8 @@ pub struct Backends<'a> {
     pub route_kind: Kind,
     /// Whether the listener is plaintext HTTP: an ALB speaks HTTP/1.1 to targets behind it.
     pub plaintext: bool,
+    /// Whether the load balancer is dual-stack (IPv6 targets allowed).
+    pub dualstack: bool,
     pub target_groups: &'a mut BTreeMap<String, TargetGroup>,
     pub problems: &'a mut Vec<Problem>,
 }
@@ -103,6 +105,7 @@ impl Backends<'_> {
             port: &port,
             qualify_namespace: true,
             route: Some(self.route),
+            dualstack: self.dualstack,
         };
         let mut id = backend.target_group_id();
         let mut settings = None;

@@ -14,8 +14,8 @@ use crate::{names, Options};
 use gateway_api::apis::standard::gateways::{Gateway, GatewayListenersAllowedRoutesNamespacesFrom};
 use gateway_api::apis::standard::httproutes::HttpRouteParentRefs;
 use pylon_ir::{
-    Action, Condition, Listener, LoadBalancer, LoadBalancerAttributes, Protocol, Rule, RuleOrigin,
-    Scheme, ServerCertificate, TargetGroup,
+    Action, Condition, IpAddressType, Listener, LoadBalancer, LoadBalancerAttributes, Protocol,
+    Rule, RuleOrigin, Scheme, ServerCertificate, TargetGroup,
 };
 use pylon_model::aws::{LoadBalancerConfiguration, TargetGroupProps};
 use pylon_model::{Kind, ObjectRef, Problem, Snapshot};
@@ -31,6 +31,7 @@ pub struct GatewayBuild {
     /// `Err((reason, message))` when the Gateway is not accepted.
     pub accepted: Result<(), (&'static str, String)>,
     pub scheme: Scheme,
+    pub ip_address_type: IpAddressType,
     pub name: Option<String>,
     pub idle_timeout_seconds: u32,
     pub default_props: Option<TargetGroupProps>,
@@ -90,6 +91,13 @@ impl GatewayBuild {
                 Scheme::Internal
             }
         };
+        let ip_address_type = match pick(&|c| c.spec.ip_address_type.clone()).as_deref() {
+            None => IpAddressType::Ipv4,
+            Some(v) => IpAddressType::parse(v).unwrap_or_else(|| {
+                accepted = Err((reason::INVALID_PARAMETERS, format!("LoadBalancerConfiguration ipAddressType {v:?} must be ipv4, dualstack or dualstack-without-public-ipv4")));
+                IpAddressType::Ipv4
+            }),
+        };
         let idle_timeout_seconds = layers
             .iter()
             .flat_map(|c| c.spec.load_balancer_attributes.iter().flatten())
@@ -124,6 +132,7 @@ impl GatewayBuild {
             lb_id: format!("gateway/{ns}/{name}"),
             accepted,
             scheme,
+            ip_address_type,
             name: pick(&|c| c.spec.load_balancer_name.clone()),
             idle_timeout_seconds,
             default_props,
@@ -301,6 +310,7 @@ impl GatewayBuild {
                 route: &route.object,
                 route_kind: route.kind,
                 plaintext: listener.protocol == Protocol::Http,
+                dualstack: !self.ip_address_type.is_ipv4(),
                 target_groups: &mut target_groups,
                 problems,
             };
@@ -393,6 +403,8 @@ impl GatewayBuild {
             origin: self.object.clone(),
             scheme: self.scheme,
             address: None,
+            ip_address_type: self.ip_address_type,
+            address_v6: None,
             attributes: LoadBalancerAttributes {
                 idle_timeout_seconds: self.idle_timeout_seconds,
             },

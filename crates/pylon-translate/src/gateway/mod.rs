@@ -363,6 +363,7 @@ fn check_refs(
         route_kind: route.kind,
         // References are checked as an HTTPS listener takes them (no HTTP1 groups of its own).
         plaintext: false,
+        dualstack: !gateway.ip_address_type.is_ipv4(),
         target_groups: scratch,
         problems: &mut scratch_problems,
     };

@@ -4,7 +4,7 @@
 
 use crate::target_group::{HealthCheckPortSetting, TargetGroupSettings};
 use crate::AlbOptions;
-use pylon_ir::{HealthCheck, HealthCheckPort, Protocol, Scheme, TargetType};
+use pylon_ir::{HealthCheck, HealthCheckPort, IpAddressType, Protocol, Scheme, TargetType};
 use pylon_model::{ObjectRef, Problem};
 use std::collections::BTreeMap;
 
@@ -21,6 +21,7 @@ const LOAD_BALANCER: &[&str] = &[
     "inbound-cidrs",
     "mutual-authentication",
     "certificate-arn",
+    "ip-address-type",
 ];
 
 /// Per-backend annotations (`actions.<service>`, `conditions.<service>`), read from the Ingress.
@@ -60,7 +61,6 @@ const AWS_ONLY: &[&str] = &[
     "waf-acl-id",
     "web-acl-id",
     "shield-advanced-protection",
-    "ip-address-type",
 ];
 
 /// Load balancer attributes an ALB accepts but Pylon does not act on (yet).
@@ -166,6 +166,7 @@ pub fn field(key: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadBalancerSettings {
     pub scheme: Scheme,
+    pub ip_address_type: IpAddressType,
     pub listen_ports: Vec<(Protocol, u16)>,
     pub name: Option<String>,
     pub idle_timeout_seconds: u32,
@@ -187,6 +188,12 @@ pub fn load_balancer(
     let scheme = errors
         .take(a.parse("scheme", parse_scheme))
         .unwrap_or(alb.default_scheme);
+    let ip_address_type = errors
+        .take(a.parse("ip-address-type", |v| {
+            IpAddressType::parse(v)
+                .ok_or_else(|| "must be ipv4, dualstack or dualstack-without-public-ipv4".into())
+        }))
+        .unwrap_or_default();
     let listen_ports = errors
         .take(a.parse("listen-ports", parse_listen_ports))
         .unwrap_or_else(|| match prefer_tls {
@@ -241,6 +248,7 @@ pub fn load_balancer(
     }));
     let settings = LoadBalancerSettings {
         scheme,
+        ip_address_type,
         listen_ports,
         name,
         idle_timeout_seconds,

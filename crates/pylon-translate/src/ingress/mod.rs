@@ -99,6 +99,7 @@ pub fn translate_ingress(
         options,
         problems,
         failed,
+        dualstack: !settings.ip_address_type.is_ipv4(),
         target_groups: BTreeMap::new(),
         settings: BTreeMap::new(),
         used: BTreeSet::new(),
@@ -237,6 +238,8 @@ pub fn translate_ingress(
         origin,
         scheme: settings.scheme,
         address: None,
+        ip_address_type: settings.ip_address_type,
+        address_v6: None,
         attributes: LoadBalancerAttributes {
             idle_timeout_seconds: settings.idle_timeout_seconds,
         },
@@ -255,6 +258,8 @@ struct Build<'a> {
     options: &'a Options,
     problems: &'a mut Vec<Problem>,
     failed: bool,
+    /// Whether the load balancer is dual-stack (IPv6 targets allowed).
+    dualstack: bool,
     target_groups: BTreeMap<String, pylon_ir::TargetGroup>,
     /// Target group settings by Service name (`None` when its annotations are invalid).
     settings: BTreeMap<String, Option<TargetGroupSettings>>,
@@ -379,6 +384,7 @@ impl Build<'_> {
                 port,
                 qualify_namespace: false,
                 route: None,
+                dualstack: self.dualstack,
             };
             let id = backend.target_group_id();
             if !self.target_groups.contains_key(&id) {

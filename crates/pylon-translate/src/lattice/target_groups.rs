@@ -231,6 +231,8 @@ pub fn service_target_group(
         port: &port_ref,
         qualify_namespace: true,
         route: None,
+        // Lattice target groups may be IPv6.
+        dualstack: true,
     };
     let group = target_group::build(&backend, settings, snapshot).map_err(|e| match e {
         // Lattice has no 503 for it: the rule answers 500 once no backend is left.

@@ -35,9 +35,15 @@ pub fn render(translation: &Translation) -> String {
 }
 
 fn load_balancer(out: &mut String, lb: &LoadBalancer) {
-    let address = lb
+    let mut address = lb
         .address
         .map_or("(no address)".to_string(), |a| a.to_string());
+    if !lb.ip_address_type.is_ipv4() {
+        let v6 = lb
+            .address_v6
+            .map_or("(no IPv6 address)".to_string(), |a| a.to_string());
+        address = format!("{address} and {v6} (dualstack)");
+    }
     let _ = writeln!(out, "Load balancer {}  ({})", lb.name, lb.origin);
     let _ = writeln!(
         out,
