@@ -40,6 +40,8 @@ pub enum HealthCheckPortSetting {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetGroupSettings {
     pub target_type: TargetType,
+    /// HTTP, or HTTPS: TLS to targets (certificates not verified, as an ALB).
+    pub protocol: Protocol,
     pub health_check_port: HealthCheckPortSetting,
     pub health_check: HealthCheck,
     pub protocol_version: ProtocolVersion,
@@ -232,7 +234,7 @@ pub fn build(
                 backend.service,
                 &port_text,
                 settings.target_type.as_str(),
-                Protocol::Http.as_str(),
+                settings.protocol.as_str(),
                 protocol_version.as_str(),
             ],
         ),
@@ -247,7 +249,7 @@ pub fn build(
                 &port_text,
                 &tg_port.to_string(),
                 settings.target_type.as_str(),
-                Protocol::Http.as_str(),
+                settings.protocol.as_str(),
             ],
         ),
     };
@@ -257,7 +259,7 @@ pub fn build(
         service: service_ref,
         service_port: port_text,
         target_type: settings.target_type,
-        protocol: Protocol::Http,
+        protocol: settings.protocol,
         // A Service port of `appProtocol: kubernetes.io/h2c` speaks HTTP/2 without TLS (the
         // Gateway API's backend protocol selection) unless HTTP2 or GRPC is set already.
         protocol_version,

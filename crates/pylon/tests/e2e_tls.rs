@@ -282,3 +282,132 @@ fn ingress_tls_secrets_are_served_and_ssl_redirect_sends_http_to_https() {
         Some("https://web.example.com:8443/app?x=1")
     );
 }
+
+/// HTTPS target groups: TLS to pods that serve their own (here self-signed, unverified, as an
+/// ALB takes it) certificate — an Ingress with `backend-protocol: HTTPS` (HTTP/1.1 over TLS,
+/// HTTPS health checks by default) and an ALB Gateway whose TargetGroupConfiguration says
+/// protocol HTTPS and version HTTP2 (HTTP/2 over TLS, ALPN h2).
+#[test]
+fn https_target_groups_speak_tls_to_their_targets() {
+    let env = Env::new(89);
+    let dir = env.dir.path();
+    issue(dir, "pod-ca", "pod", &["pod.internal"]);
+    issue(dir, "ca", "gw", &["gw.example.com"]);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    env.write("gw.yaml", &secret("gw", &read("gw.crt"), &read("gw.key")));
+    env.write(
+        "app.yaml",
+        &service("app", 9443, &[env.backend_ip(1)]).replace("namespace: demo", "namespace: infra"),
+    );
+    env.write(
+        "routes.yaml",
+        r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: tls-targets
+  namespace: infra
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/backend-protocol: HTTPS
+    alb.ingress.kubernetes.io/listen-ports: '[{"HTTP": 8080}]'
+    alb.ingress.kubernetes.io/healthcheck-path: /healthz
+    alb.ingress.kubernetes.io/healthcheck-interval-seconds: "5"
+    alb.ingress.kubernetes.io/healthcheck-timeout-seconds: "2"
+spec:
+  ingressClassName: alb
+  defaultBackend:
+    service: {name: app, port: {number: 80}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: alb}
+spec: {controllerName: gateway.k8s.aws/alb}
+---
+apiVersion: gateway.k8s.aws/v1
+kind: TargetGroupConfiguration
+metadata: {name: app, namespace: infra}
+spec:
+  targetReference: {name: app}
+  defaultConfiguration: {targetType: ip, protocol: HTTPS, protocolVersion: HTTP2}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: alb
+  listeners:
+  - name: https
+    protocol: HTTPS
+    port: 8443
+    tls: {certificateRefs: [{name: gw}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app, namespace: infra}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: app, port: 80}]
+"#,
+    );
+    let pod = format!("{}:9443", env.backend_ip(1));
+    let (crt, key) = (dir.join("pod.crt"), dir.join("pod.key"));
+    let _pod = env.peer(
+        "pod",
+        BACKEND,
+        &[
+            "--listen",
+            &pod,
+            "--name",
+            "pod",
+            "--tls-cert",
+            &crt.display().to_string(),
+            "--tls-key",
+            &key.display().to_string(),
+        ],
+        &pod,
+    );
+    let _pylon = env.pylon();
+    let ingress = env.wait_for_address("infra", "tls-targets");
+    let reply = http_get(ingress, "/over-tls", None).unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        (seen["tls"].as_bool(), seen["version"].as_str()),
+        (Some(true), Some("HTTP/1.1")),
+        "{seen}"
+    );
+    // The HTTPS health check passes over TLS too.
+    wait_until(
+        Duration::from_secs(15),
+        || {
+            let config = env.config();
+            let states: Vec<String> = config["ir"]["loadBalancers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|lb| lb["targetGroups"].as_object().unwrap().values())
+                .filter(|tg| tg["protocol"] == "HTTPS" && tg["healthCheck"]["protocol"] == "HTTPS")
+                .flat_map(|tg| tg["targets"].as_array().unwrap())
+                .map(|t| {
+                    t["health"]["state"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect();
+            // The Ingress's group and the Gateway's, one target each.
+            states.len() == 2 && states.iter().all(|s| s == "healthy")
+        },
+        || format!("HTTPS health checks never passed: {}", env.config()),
+    );
+    let gateway = env.wait_for_gateway("infra", "gw", 8443);
+    let (code, body) = curl(gateway, "gw.example.com", "/h2", &dir.join("ca.crt"));
+    assert_eq!(code, 200, "{body}");
+    let seen: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!(
+        (seen["tls"].as_bool(), seen["version"].as_str()),
+        (Some(true), Some("HTTP/2.0")),
+        "{seen}"
+    );
+}

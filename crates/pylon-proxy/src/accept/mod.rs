@@ -166,7 +166,10 @@ impl Proxy {
                     let http2 = tg.protocol_version != ProtocolVersion::Http1;
                     (
                         tg.id.clone(),
-                        Arc::new(TargetGroupRuntime::new(tg.id.clone(), http2, targets)),
+                        Arc::new(
+                            TargetGroupRuntime::new(tg.id.clone(), http2, targets)
+                                .with_tls(tg.protocol == Protocol::Https),
+                        ),
                     )
                 })
                 .collect();

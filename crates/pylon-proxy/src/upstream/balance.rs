@@ -11,6 +11,8 @@ pub struct TargetGroupRuntime {
     pub id: String,
     /// Targets speak HTTP/2 without TLS (h2c, prior knowledge): HTTP2 and GRPC target groups.
     pub http2: bool,
+    /// Targets are reached over TLS (HTTPS target groups).
+    pub tls: bool,
     targets: Vec<Target>,
     next: AtomicUsize,
 }
@@ -44,9 +46,16 @@ impl TargetGroupRuntime {
         TargetGroupRuntime {
             id,
             http2,
+            tls: false,
             targets,
             next: AtomicUsize::new(0),
         }
+    }
+
+    /// The same group, its targets reached over TLS or not.
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
     }
 
     pub fn len(&self) -> usize {

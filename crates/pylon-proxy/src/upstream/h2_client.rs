@@ -12,7 +12,7 @@ use hyper::client::conn::http2::{Builder, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The h2c connections to targets, shared by every listener.
@@ -21,6 +21,8 @@ pub struct H2Pool {
     connections: Mutex<HashMap<SocketAddr, Pooled>>,
     connect_timeout: Duration,
     idle_timeout: Duration,
+    /// HTTP/2 over TLS (ALPN `h2`) for HTTPS target groups; h2c without.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 struct Pooled {
@@ -29,7 +31,11 @@ struct Pooled {
 }
 
 impl H2Pool {
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration) -> Self {
+    pub fn new(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Self {
         let mut builder = Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
@@ -41,6 +47,7 @@ impl H2Pool {
             connections: Mutex::new(HashMap::new()),
             connect_timeout,
             idle_timeout,
+            tls,
         }
     }
 
@@ -105,12 +112,24 @@ impl H2Pool {
                     format!("connecting to {target} timed out").into()
                 })??;
         stream.set_nodelay(true)?;
-        let (sender, connection) = self.builder.handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%target, error = %e, "h2c connection to target ended with an error");
+        let sender = match &self.tls {
+            None => {
+                let (sender, connection) = self.builder.handshake(TokioIo::new(stream)).await?;
+                run(target, connection);
+                sender
             }
-        });
+            Some(config) => {
+                let stream = super::tls::handshake(config, target, stream).await?;
+                if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+                    return Err(
+                        format!("{target} did not agree to HTTP/2 (ALPN h2) over TLS").into(),
+                    );
+                }
+                let (sender, connection) = self.builder.handshake(TokioIo::new(stream)).await?;
+                run(target, connection);
+                sender
+            }
+        };
         if let Ok(mut connections) = self.connections.lock() {
             // Connections unused past the idle timeout close once their last stream ends (the
             // connection task ends when no sender is left), so targets that left do not linger.
@@ -126,4 +145,16 @@ impl H2Pool {
         }
         Ok(sender)
     }
+}
+
+/// Drives a connection to a target until it ends.
+fn run(
+    target: SocketAddr,
+    connection: impl std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(%target, error = %e, "HTTP/2 connection to target ended with an error");
+        }
+    });
 }

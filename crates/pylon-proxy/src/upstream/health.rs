@@ -293,6 +293,7 @@ impl HealthChecks {
 
 async fn run(target: SocketAddr, config: CheckConfig, health: Arc<TargetHealth>) {
     let CheckConfig { check, version, .. } = config;
+    let tls = check.protocol == pylon_ir::Protocol::Https;
     if !check.enabled {
         let mut d = health.detail.lock().expect("health lock");
         d.state = HealthState::Unavailable;
@@ -306,23 +307,24 @@ async fn run(target: SocketAddr, config: CheckConfig, health: Arc<TargetHealth>)
     let interval = Duration::from_secs(u64::from(check.interval_seconds));
     let timeout = Duration::from_secs(u64::from(check.timeout_seconds));
     loop {
-        let result = match tokio::time::timeout(timeout, probe(addr, &check.path, version)).await {
-            Ok(Ok(status)) if codes_match(&check.success_codes, status) => Ok(()),
-            Ok(Ok(status)) => Err(format!(
-                "health check answered {}{status}, expected {}",
-                if version == ProtocolVersion::Grpc {
-                    "gRPC status "
-                } else {
-                    ""
-                },
-                check.success_codes
-            )),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!(
-                "health check timed out after {}s",
-                check.timeout_seconds
-            )),
-        };
+        let result =
+            match tokio::time::timeout(timeout, probe(addr, &check.path, version, tls)).await {
+                Ok(Ok(status)) if codes_match(&check.success_codes, status) => Ok(()),
+                Ok(Ok(status)) => Err(format!(
+                    "health check answered {}{status}, expected {}",
+                    if version == ProtocolVersion::Grpc {
+                        "gRPC status "
+                    } else {
+                        ""
+                    },
+                    check.success_codes
+                )),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(format!(
+                    "health check timed out after {}s",
+                    check.timeout_seconds
+                )),
+            };
         health.record(result, &check, target);
         tokio::time::sleep(interval).await;
     }
@@ -331,12 +333,49 @@ async fn run(target: SocketAddr, config: CheckConfig, health: Arc<TargetHealth>)
 /// One check on a fresh connection, as an ALB health checker sends it: `GET <path>` over
 /// HTTP/1.1 or h2c, answering the HTTP status; for GRPC target groups a gRPC call to `<path>` with
 /// an empty message, answering the gRPC status.
-async fn probe(addr: SocketAddr, path: &str, version: ProtocolVersion) -> Result<u16, String> {
-    let failed = |e: &dyn std::fmt::Display| format!("health check to {addr} failed: {e}");
+/// Over TLS for HTTPS health checks, the certificate not verified (as an ALB checks).
+async fn probe(
+    addr: SocketAddr,
+    path: &str,
+    version: ProtocolVersion,
+    tls: bool,
+) -> Result<u16, String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect to {addr} failed: {e}"))?;
-    let io = TokioIo::new(stream);
+    if !tls {
+        return exchange(TokioIo::new(stream), addr, path, version, "http").await;
+    }
+    static CONFIGS: OnceLock<[Arc<rustls::ClientConfig>; 2]> = OnceLock::new();
+    let [h1, h2] = CONFIGS.get_or_init(|| {
+        [
+            super::tls::client_config(Some(b"http/1.1")),
+            super::tls::client_config(Some(b"h2")),
+        ]
+    });
+    let config = if version == ProtocolVersion::Http1 {
+        h1
+    } else {
+        h2
+    };
+    let stream = super::tls::handshake(config, addr, stream)
+        .await
+        .map_err(|e| format!("TLS to {addr} failed: {e}"))?;
+    exchange(TokioIo::new(stream), addr, path, version, "https").await
+}
+
+/// One check's request and answer on a connection made.
+async fn exchange<I>(
+    io: I,
+    addr: SocketAddr,
+    path: &str,
+    version: ProtocolVersion,
+    scheme: &str,
+) -> Result<u16, String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let failed = |e: &dyn std::fmt::Display| format!("health check to {addr} failed: {e}");
     let grpc = version == ProtocolVersion::Grpc;
     let http1 = version == ProtocolVersion::Http1;
     let mut request =
@@ -347,7 +386,7 @@ async fn probe(addr: SocketAddr, path: &str, version: ProtocolVersion) -> Result
             .header(http::header::HOST, addr.to_string())
             .header(http::header::CONNECTION, "close")
     } else {
-        request.uri(format!("http://{addr}{path}"))
+        request.uri(format!("{scheme}://{addr}{path}"))
     };
     if grpc {
         request = request

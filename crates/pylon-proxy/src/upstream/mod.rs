@@ -1,5 +1,5 @@
 //! Sending a request to a target group: the client its protocol needs (HTTP/1.1, or prior-knowledge
-//! h2c for HTTP2 and GRPC target groups), another target when a connection cannot be made (the
+//! h2c for HTTP2 and GRPC target groups; both over TLS for HTTPS target groups), another target when a connection cannot be made (the
 //! request had not left, so nothing is sent twice) or when an idempotent request's connection
 //! closed before any answer, passive ejection of targets that refuse connections, and HTTP/1.1
 //! upgrades (WebSocket and the like) tunnelled both ways.
@@ -10,6 +10,7 @@ mod h1_client;
 mod h2_client;
 pub mod health;
 mod reclaim;
+mod tls;
 mod tunnel;
 
 pub use h1_client::decode_response;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 type UpstreamClient = Client<HttpConnector, Body>;
+type TlsUpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
 
 /// How long a target may take to accept a connection (the ALB's target connect timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,6 +53,9 @@ pub struct Clients {
     http1: UpstreamClient,
     http2: H2Pool,
     pool: Arc<Pool>,
+    /// HTTPS target groups: HTTP/1.1 and HTTP/2 over TLS.
+    https1: TlsUpstreamClient,
+    https2: H2Pool,
 }
 
 impl Default for Clients {
@@ -58,17 +63,32 @@ impl Default for Clients {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let http1 = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(IDLE_PER_TARGET)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .http1_max_buf_size(UPSTREAM_READ_BUFFER)
-            .build(connector);
+        let builder = || {
+            let mut b = Client::builder(TokioExecutor::new());
+            b.pool_idle_timeout(IDLE_TIMEOUT)
+                .pool_max_idle_per_host(IDLE_PER_TARGET)
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .http1_max_buf_size(UPSTREAM_READ_BUFFER);
+            b
+        };
+        let mut tls_connector = connector.clone();
+        tls_connector.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls::client_config(None)).clone())
+            .https_only()
+            .enable_http1()
+            .wrap_connector(tls_connector);
         Clients {
-            http1,
-            http2: H2Pool::new(CONNECT_TIMEOUT, IDLE_TIMEOUT),
+            http1: builder().build(connector),
+            http2: H2Pool::new(CONNECT_TIMEOUT, IDLE_TIMEOUT, None),
             pool: Arc::new(Pool::new(IDLE_TIMEOUT, IDLE_PER_TARGET)),
+            https1: builder().build(https),
+            https2: H2Pool::new(
+                CONNECT_TIMEOUT,
+                IDLE_TIMEOUT,
+                Some(tls::client_config(Some(b"h2"))),
+            ),
         }
     }
 }
@@ -126,6 +146,7 @@ impl Clients {
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         // Without a body, to an HTTP/1.1 target: encoded once, sent on the pool's connections.
         let plain = !group.http2
+            && !group.tls
             && !upgrade
             && body.is_end_stream()
             && parts.method != http::Method::CONNECT;
@@ -175,15 +196,22 @@ impl Clients {
                     let request = hyper_request(
                         attempt,
                         http2,
+                        group.tls,
                         picked.authority.clone(),
                         path_and_query.clone(),
                         body.as_ref(),
                     )?;
                     let exchange = async {
                         if http2 {
-                            return self.http2.send(target, request).await.map(|r| r.map(boxed));
+                            let pool = if group.tls { &self.https2 } else { &self.http2 };
+                            return pool.send(target, request).await.map(|r| r.map(boxed));
                         }
-                        match self.http1.request(request).await {
+                        let answer = if group.tls {
+                            self.https1.request(request).await
+                        } else {
+                            self.http1.request(request).await
+                        };
+                        match answer {
                             Ok(response) => Attempt::Answered(response.map(boxed)),
                             Err(e) if e.is_connect() => Attempt::Refused(Box::new(e)),
                             Err(e) if closed_unanswered(&e) => Attempt::Unanswered(Box::new(e)),
@@ -227,6 +255,7 @@ impl Clients {
 fn hyper_request(
     mut parts: http::request::Parts,
     http2: bool,
+    tls: bool,
     target: http::uri::Authority,
     path_and_query: PathAndQuery,
     body: Option<&Reclaimable>,
@@ -243,7 +272,7 @@ fn hyper_request(
         target
     };
     let mut uri = http::uri::Parts::default();
-    uri.scheme = Some(Scheme::HTTP);
+    uri.scheme = Some(if tls { Scheme::HTTPS } else { Scheme::HTTP });
     uri.authority = Some(authority);
     uri.path_and_query = Some(path_and_query);
     parts.uri = Uri::from_parts(uri).map_err(|_| Failure::InvalidPath)?;

@@ -233,8 +233,24 @@ impl Backends<'_> {
             protocol_version
         };
         let grpc = protocol_version == ProtocolVersion::Grpc;
+        // HTTPS: TLS to targets, their certificates not verified, as an ALB does.
+        let protocol = match props.protocol.as_deref() {
+            None | Some("HTTP") => Protocol::Http,
+            Some("HTTPS") => Protocol::Https,
+            Some(other) => {
+                return Err(RefError::new(
+                    reason::BACKEND_NOT_FOUND,
+                    format!("Service {namespace}/{service}: TargetGroupConfiguration protocol {other:?} must be HTTP or HTTPS on an ALB"),
+                ))
+            }
+        };
         let (health_check, health_check_port) =
-            health_check(props.health_check_config.as_ref(), grpc);
+            health_check(props.health_check_config.as_ref(), grpc, protocol).map_err(|why| {
+                RefError::new(
+                    reason::BACKEND_NOT_FOUND,
+                    format!("Service {namespace}/{service}: TargetGroupConfiguration healthCheckConfig {why}"),
+                )
+            })?;
         let (delay, ignored, invalid) = target_group::attributes(
             props
                 .target_group_attributes
@@ -252,6 +268,7 @@ impl Backends<'_> {
         }
         Ok(TargetGroupSettings {
             target_type,
+            protocol,
             health_check_port,
             health_check,
             protocol_version,
@@ -300,7 +317,8 @@ fn merge(into: &mut TargetGroupProps, from: &TargetGroupProps) {
 fn health_check(
     config: Option<&HealthCheckConfiguration>,
     grpc: bool,
-) -> (HealthCheck, HealthCheckPortSetting) {
+    protocol: Protocol,
+) -> Result<(HealthCheck, HealthCheckPortSetting), String> {
     let c = config.cloned().unwrap_or_default();
     let positive = |v: Option<i32>, default: u32| {
         v.and_then(|v| u32::try_from(v).ok())
@@ -314,9 +332,19 @@ fn health_check(
         ),
         _ => HealthCheckPortSetting::TrafficPort,
     };
-    (
+    let protocol = match c.health_check_protocol.as_deref() {
+        None => protocol,
+        Some("HTTP") => Protocol::Http,
+        Some("HTTPS") => Protocol::Https,
+        Some(other) => {
+            return Err(format!(
+                "healthCheckProtocol {other:?} must be HTTP or HTTPS on an ALB"
+            ))
+        }
+    };
+    Ok((
         HealthCheck {
-            protocol: Protocol::Http,
+            protocol,
             port: HealthCheckPort::TrafficPort,
             path: c
                 .health_check_path
@@ -334,7 +362,7 @@ fn health_check(
             enabled: true,
         },
         port,
-    )
+    ))
 }
 
 /// Whether a ReferenceGrant in `to_namespace` lets `from_kind` objects of `from_namespace` refer

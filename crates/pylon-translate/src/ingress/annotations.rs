@@ -287,11 +287,10 @@ pub fn target_group(
     let target_type = errors
         .take(a.parse("target-type", |v| parse_target_type(v, alb)))
         .unwrap_or(TargetType::Instance);
-    errors.take(a.parse("backend-protocol", |v| match v {
-        "HTTP" => Ok(()),
-        "HTTPS" => Err("HTTPS to targets is not supported by Pylon yet: use HTTP".into()),
-        _ => Err("must be HTTP or HTTPS".into()),
-    }));
+    // HTTPS: TLS to targets, their certificates not verified, as an ALB does.
+    let backend_protocol = errors
+        .take(a.parse("backend-protocol", parse_protocol))
+        .unwrap_or(Protocol::Http);
     // HTTP2 and GRPC target groups are reached with HTTP/2 without TLS (h2c, prior knowledge).
     let protocol_version = errors
         .take(a.parse("backend-protocol-version", |v| match v {
@@ -302,12 +301,8 @@ pub fn target_group(
         }))
         .unwrap_or(pylon_ir::ProtocolVersion::Http1);
     let protocol = errors
-        .take(a.parse("healthcheck-protocol", |v| match v {
-            "HTTP" => Ok(Protocol::Http),
-            "HTTPS" => Err("HTTPS health checks are not supported by Pylon yet: use HTTP".into()),
-            _ => Err("must be HTTP or HTTPS".into()),
-        }))
-        .unwrap_or(Protocol::Http);
+        .take(a.parse("healthcheck-protocol", parse_protocol))
+        .unwrap_or(backend_protocol);
     let port = errors
         .take(a.parse("healthcheck-port", parse_health_check_port))
         .unwrap_or(HealthCheckPortSetting::TrafficPort);
@@ -351,6 +346,7 @@ pub fn target_group(
     }
     Ok(TargetGroupSettings {
         target_type,
+        protocol: backend_protocol,
         protocol_version,
         app_protocol_h2c: true,
         deregistration_delay_seconds: deregistration_delay
@@ -410,6 +406,14 @@ fn parse_scheme(v: &str) -> Result<Scheme, String> {
         "internal" => Ok(Scheme::Internal),
         "internet-facing" => Ok(Scheme::InternetFacing),
         _ => Err("must be internal or internet-facing".into()),
+    }
+}
+
+fn parse_protocol(v: &str) -> Result<Protocol, String> {
+    match v {
+        "HTTP" => Ok(Protocol::Http),
+        "HTTPS" => Ok(Protocol::Https),
+        _ => Err("must be HTTP or HTTPS".into()),
     }
 }
 

@@ -35,6 +35,7 @@ pub fn defaults(version: ProtocolVersion) -> TargetGroupSettings {
             success_codes: "200".into(),
             enabled: version == ProtocolVersion::Http1,
         },
+        protocol: Protocol::Http,
         protocol_version: version,
         app_protocol_h2c: true,
         deregistration_delay_seconds: 300,
@@ -117,14 +118,16 @@ impl<'s> Policies<'s> {
         };
         let spec = &policy.spec;
         let name = policy.metadata.name.as_deref().unwrap_or_default();
-        match spec.protocol.as_deref().unwrap_or("HTTP") {
-            "HTTP" => {}
+        // HTTPS: TLS to targets, their certificates not verified.
+        let protocol = match spec.protocol.as_deref().unwrap_or("HTTP") {
+            "HTTP" => Protocol::Http,
+            "HTTPS" => Protocol::Https,
             other => {
                 return Err(format!(
-                    "TargetGroupPolicy {name}: protocol {other} to targets is not served yet (HTTP only)"
+                    "TargetGroupPolicy {name}: protocol {other} to targets is not served yet (HTTP and HTTPS only)"
                 ))
             }
-        }
+        };
         // GRPCRoute backends are GRPC whatever the policy says, as the controller makes them.
         let version = match (grpc, spec.protocol_version.as_deref()) {
             (true, _) => ProtocolVersion::Grpc,
@@ -132,6 +135,8 @@ impl<'s> Policies<'s> {
             (false, Some(_)) => ProtocolVersion::Http2,
         };
         let mut settings = defaults(version);
+        settings.protocol = protocol;
+        settings.health_check.protocol = protocol;
         if let Some(hc) = &spec.health_check {
             apply_health_check(&mut settings, hc);
         }
@@ -154,6 +159,11 @@ fn apply_health_check(settings: &mut TargetGroupSettings, hc: &LatticeHealthChec
     }
     if let Some(path) = &hc.path {
         check.path = path.clone();
+    }
+    match hc.protocol.as_deref() {
+        Some("HTTP") => check.protocol = Protocol::Http,
+        Some("HTTPS") => check.protocol = Protocol::Https,
+        _ => {}
     }
     if let Some(port) = hc.port {
         check.port = HealthCheckPort::Port(port as u16);

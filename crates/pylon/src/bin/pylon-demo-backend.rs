@@ -4,6 +4,9 @@
 //!
 //! `pylon-demo-backend --listen 127.0.0.11:8080 --name pod-a`
 //!
+//! With `--tls-cert` and `--tls-key` (PEM files) it serves TLS instead, offering `h2` and
+//! `http/1.1` by ALPN, and says so in every answer (`"tls": true`).
+//!
 //! Paths with a meaning: `/sleep/<ms>` answers after a delay; `/status/<code>` answers with that
 //! code; `POST /health/<code>` makes `/healthz` answer `<code>` from then on; `/__requests` lists
 //! the method and path of every request received so far (itself excluded); `/header/<bytes>`
@@ -29,6 +32,12 @@ struct Args {
     listen: SocketAddr,
     #[arg(long)]
     name: String,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 struct State {
@@ -36,6 +45,7 @@ struct State {
     listen: SocketAddr,
     health: AtomicU16,
     seen: std::sync::Mutex<Vec<String>>,
+    tls: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -53,21 +63,42 @@ async fn main() {
         listen: args.listen,
         health: AtomicU16::new(200),
         seen: std::sync::Mutex::new(Vec::new()),
+        tls: args.tls_cert.is_some(),
     });
+    let acceptor = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match tls_acceptor(cert, key) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
+    };
     eprintln!("{} listening on {}", state.name, state.listen);
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let state = state.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(answer(&state, req, peer).await) }
             });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let _ = match acceptor {
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
+                    Err(_) => return,
+                },
+            };
         });
     }
 }
@@ -139,6 +170,7 @@ async fn answer(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resp
         "uri": uri,
         "authority": authority,
         "version": version,
+        "tls": state.tls,
         "headers": headers,
         "bodyBytes": body_len,
     });
@@ -156,4 +188,27 @@ async fn answer(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resp
         response.headers_mut().insert("x-big", big);
     }
     response
+}
+
+/// A TLS acceptor for the certificate chain and key in PEM files, offering h2 and http/1.1.
+fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read {}: {e}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("cannot read {}: {e}", key.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("cannot use the certificate: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }
