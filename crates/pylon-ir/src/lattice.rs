@@ -251,6 +251,7 @@ impl ServiceNetwork {
                 .first()
                 .cloned()
                 .unwrap_or_else(|| ObjectRef::new(pylon_model::Kind::Gateway, None, &self.name)),
+            members: vec![],
             scheme: Scheme::Internal,
             address: self.address,
             ip_address_type: Default::default(),

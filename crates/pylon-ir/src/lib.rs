@@ -78,8 +78,11 @@ pub struct LoadBalancer {
     pub id: String,
     /// The name an ALB would get (`k8s-<ns>-<name>-<hash>` or `load-balancer-name`).
     pub name: String,
-    /// The object that asked for this load balancer.
+    /// The object that asked for this load balancer (an IngressGroup's first member).
     pub origin: ObjectRef,
+    /// The Ingresses of an IngressGroup (`group.name`), in the group's order; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<ObjectRef>,
     pub scheme: Scheme,
     /// Its own address from the scheme's pool; `None` when the pool is exhausted.
     pub address: Option<IpAddr>,
@@ -97,6 +100,17 @@ pub struct LoadBalancer {
 }
 
 impl LoadBalancer {
+    /// The objects whose status it is: its origin, or every member of its IngressGroup.
+    pub fn owners(&self) -> impl Iterator<Item = &ObjectRef> + '_ {
+        let alone = self.members.is_empty().then_some(&self.origin);
+        alone.into_iter().chain(&self.members)
+    }
+
+    /// Whether it is `object`'s load balancer.
+    pub fn is_for(&self, object: &ObjectRef) -> bool {
+        self.owners().any(|o| o == object)
+    }
+
     /// The addresses its listeners are bound at: IPv4, then IPv6 when dual-stack.
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.address.into_iter().chain(self.address_v6)

@@ -141,17 +141,7 @@ pub fn translate_clusters(
     memo: &mut Memo,
 ) -> Translation {
     let mut problems = snapshot.problems.clone();
-    let mut load_balancers = Vec::new();
-    let mut failed = Vec::new();
-    for ing in snapshot.ingresses() {
-        if !ingress::is_handled(ing, snapshot) {
-            continue;
-        }
-        match ingress::translate_ingress(ing, snapshot, options, &mut problems) {
-            Some(lb) => load_balancers.push(lb),
-            None => failed.push(pylon_model::Object::Ingress(Box::new(ing.clone())).object_ref()),
-        }
-    }
+    let (mut load_balancers, failed) = ingress::translate(snapshot, options, &mut problems);
     let routes = memo.routes.views(snapshot);
     let gateways = gateway::translate(snapshot, options, &routes, &mut problems);
     let mut clusters = vec![lattice::Cluster {

@@ -6,17 +6,27 @@ use sha2::{Digest, Sha256};
 /// namespace and name, and the hash a SHA-256 over `parts` (as `model_build_load_balancer.go` and
 /// `model_build_target_group.go` build them).
 pub fn generated(namespace: &str, name: &str, parts: &[&str]) -> String {
-    let mut hash = Sha256::new();
-    for part in parts {
-        hash.update(part.as_bytes());
-    }
-    let hash = hex::encode(hash.finalize());
     format!(
         "k8s-{}-{}-{}",
         truncated_alnum(namespace, 8),
         truncated_alnum(name, 8),
-        &hash[..10]
+        hash10(parts)
     )
+}
+
+/// `k8s-<group≤17>-<hash≤10>`: an explicit IngressGroup's load balancer name, the hash over
+/// `parts` as above.
+pub fn generated_for_group(group: &str, parts: &[&str]) -> String {
+    format!("k8s-{}-{}", truncated_alnum(group, 17), hash10(parts))
+}
+
+/// The first 10 hex digits of a SHA-256 over `parts`, written one after another.
+fn hash10(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+    }
+    hex::encode(hash.finalize())[..10].to_string()
 }
 
 fn truncated_alnum(s: &str, max: usize) -> String {

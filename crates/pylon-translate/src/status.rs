@@ -169,7 +169,8 @@ pub fn ingress_statuses(ir: &Ir, failed: &[ObjectRef]) -> Vec<ObjectStatus> {
         .load_balancers
         .iter()
         .filter(|lb| lb.origin.kind == Kind::Ingress.name())
-        .map(|lb| {
+        .flat_map(|lb| lb.owners().map(move |owner| (lb, owner)))
+        .map(|(lb, owner)| {
             let ingress = lb
                 .address
                 .map(|_| lb.addresses())
@@ -189,7 +190,7 @@ pub fn ingress_statuses(ir: &Ir, failed: &[ObjectRef]) -> Vec<ObjectStatus> {
                             .collect(),
                     ),
                 });
-            ingress_status(lb.origin.clone(), ingress.collect())
+            ingress_status(owner.clone(), ingress.collect())
         })
         .chain(failed.iter().map(|r| ingress_status(r.clone(), vec![])))
         .collect();

@@ -117,12 +117,26 @@ pub struct Backend<'a> {
     pub port: &'a PortRef,
     /// Whether the id names the Service's namespace (Gateway API backends may cross namespaces).
     pub qualify_namespace: bool,
-    /// The route whose target group it is (ALB Gateways: one per route, as the controller makes
-    /// them); `None`: one per Service port of the load balancer (Ingress, Lattice).
-    pub route: Option<&'a ObjectRef>,
+    /// Whose target group it is, which its id and generated name say.
+    pub owner: Owner<'a>,
     /// Whether its load balancer is dual-stack: only then may ip targets be IPv6, as the
     /// controller has it.
     pub dualstack: bool,
+}
+
+/// Whose target group a backend's is: the controllers make them per route (ALB Gateways) or
+/// per Ingress of an IngressGroup, Lattice per Service port of a service.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner<'a> {
+    LoadBalancer,
+    Route(&'a ObjectRef),
+    Ingress {
+        ingress: &'a ObjectRef,
+        /// The IngressGroup's id (`ns/name` for an Ingress alone, the group name otherwise).
+        group: &'a str,
+        /// Whether the id names the Ingress (explicit groups, whose members may share Services).
+        in_id: bool,
+    },
 }
 
 impl Backend<'_> {
@@ -135,12 +149,21 @@ impl Backend<'_> {
         );
         id.push_str(self.lb_id);
         id.push_str("/tg/");
-        if let Some(route) = self.route {
-            id.push_str(&route.kind);
+        let named = match self.owner {
+            Owner::Route(route) => Some(route),
+            Owner::Ingress {
+                ingress,
+                in_id: true,
+                ..
+            } => Some(ingress),
+            _ => None,
+        };
+        if let Some(object) = named {
+            id.push_str(&object.kind);
             id.push('/');
-            id.push_str(route.namespace.as_deref().unwrap_or_default());
+            id.push_str(object.namespace.as_deref().unwrap_or_default());
             id.push('/');
-            id.push_str(&route.name);
+            id.push_str(&object.name);
             id.push('/');
         }
         if self.qualify_namespace {
@@ -218,10 +241,11 @@ pub fn build(
         (ProtocolVersion::Http1, true) if settings.app_protocol_h2c => ProtocolVersion::Http2,
         (v, _) => v,
     };
-    let name = match backend.route {
+    let tg_port_text = tg_port.to_string();
+    let name = match backend.owner {
         // The Gateway controller's `k8s-<routeNs>-<routeName>-<hash>`, over the cluster, the
         // Gateway, the route and its kind, the Service port, target type, protocol and version.
-        Some(route) => names::generated(
+        Owner::Route(route) => names::generated(
             route.namespace.as_deref().unwrap_or_default(),
             &route.name,
             &[
@@ -238,7 +262,26 @@ pub fn build(
                 protocol_version.as_str(),
             ],
         ),
-        None => names::generated(
+        // The Ingress controller's `k8s-<svcNs>-<svcName>-<hash>`, over the cluster, the
+        // IngressGroup, the Ingress, the Service's UID, its port, the target group's port,
+        // target type, protocol and version (`buildTargetGroupName`).
+        Owner::Ingress { ingress, group, .. } => names::generated(
+            backend.namespace,
+            backend.service,
+            &[
+                backend.cluster_name,
+                group,
+                ingress.namespace.as_deref().unwrap_or_default(),
+                &ingress.name,
+                service.metadata.uid.as_deref().unwrap_or_default(),
+                &port_text,
+                &tg_port_text,
+                settings.target_type.as_str(),
+                settings.protocol.as_str(),
+                protocol_version.as_str(),
+            ],
+        ),
+        Owner::LoadBalancer => names::generated(
             backend.namespace,
             backend.service,
             &[
@@ -247,7 +290,7 @@ pub fn build(
                 backend.namespace,
                 backend.service,
                 &port_text,
-                &tg_port.to_string(),
+                &tg_port_text,
                 settings.target_type.as_str(),
                 settings.protocol.as_str(),
             ],

@@ -92,7 +92,7 @@ impl Published {
                     .ir
                     .load_balancers
                     .iter()
-                    .find(|lb| lb.origin == status.object)
+                    .find(|lb| lb.is_for(&status.object))
                     .map(|lb| self.unbound(lb))
                     .unwrap_or_default();
                 let metadata = self

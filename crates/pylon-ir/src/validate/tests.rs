@@ -7,6 +7,7 @@ fn lb(id: &str, address: &str) -> LoadBalancer {
         id: id.into(),
         name: id.into(),
         origin: origin.clone(),
+        members: vec![],
         scheme: Scheme::Internal,
         address: Some(address.parse().unwrap()),
         ip_address_type: Default::default(),

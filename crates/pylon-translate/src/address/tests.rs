@@ -7,6 +7,7 @@ fn lb(id: &str, scheme: Scheme) -> LoadBalancer {
         id: id.into(),
         name: id.into(),
         origin: ObjectRef::namespaced(Kind::Ingress, "ns", id),
+        members: vec![],
         scheme,
         address: None,
         ip_address_type: Default::default(),

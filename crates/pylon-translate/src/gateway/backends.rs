@@ -5,7 +5,7 @@
 use super::status::reason;
 use super::Flavor;
 use crate::target_group::{
-    self, Backend, BackendError, HealthCheckPortSetting, PortRef, TargetGroupSettings,
+    self, Backend, BackendError, HealthCheckPortSetting, Owner, PortRef, TargetGroupSettings,
 };
 use crate::Options;
 use gateway_api::apis::standard::httproutes::{
@@ -104,7 +104,7 @@ impl Backends<'_> {
             service: name,
             port: &port,
             qualify_namespace: true,
-            route: Some(self.route),
+            owner: Owner::Route(self.route),
             dualstack: self.dualstack,
         };
         let mut id = backend.target_group_id();

@@ -401,6 +401,7 @@ impl GatewayBuild {
             id: self.lb_id.clone(),
             name: self.name.clone().unwrap_or(generated),
             origin: self.object.clone(),
+            members: vec![],
             scheme: self.scheme,
             address: None,
             ip_address_type: self.ip_address_type,

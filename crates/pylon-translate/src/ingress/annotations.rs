@@ -22,6 +22,9 @@ const LOAD_BALANCER: &[&str] = &[
     "mutual-authentication",
     "certificate-arn",
     "ip-address-type",
+    // Read in `group`.
+    "group.name",
+    "group.order",
 ];
 
 /// Per-backend annotations (`actions.<service>`, `conditions.<service>`), read from the Ingress.
@@ -232,19 +235,12 @@ pub fn load_balancer(
             }
         }
     }
+    // Checked against the group's listeners once they are known.
     let ssl_redirect = errors.take(a.parse("ssl-redirect", |v| {
-        let port = v
-            .parse::<u16>()
+        v.parse::<u16>()
             .ok()
             .filter(|p| *p >= 1)
-            .ok_or("must be a port from 1 to 65535")?;
-        match listen_ports.iter().find(|(_, p)| *p == port) {
-            Some((Protocol::Https, _)) => Ok(port),
-            Some(_) => Err(format!("listener protocol non-SSL for SSLRedirect port: {port}")),
-            None => Err(format!(
-                "listener does not exist for SSLRedirect port: {port} (add {{\"HTTPS\": {port}}} to listen-ports)"
-            )),
-        }
+            .ok_or_else(|| "must be a port from 1 to 65535".to_string())
     }));
     let settings = LoadBalancerSettings {
         scheme,
@@ -473,7 +469,7 @@ fn parse_load_balancer_name(v: &str) -> Result<String, String> {
 }
 
 /// `k1=v1,k2=v2`.
-fn parse_string_map(v: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_string_map(v: &str) -> Result<BTreeMap<String, String>, String> {
     v.split(',')
         .map(str::trim)
         .filter(|kv| !kv.is_empty())

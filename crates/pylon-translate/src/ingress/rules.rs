@@ -117,6 +117,8 @@ pub fn conditions(
 /// A rule before it gets its priority: the field it came from, its conditions and its action.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingRule {
+    /// The Ingress it comes from (IngressGroups mix several on a listener).
+    pub origin: pylon_model::ObjectRef,
     pub field: String,
     pub conditions: Vec<Condition>,
     pub action: Action,
@@ -237,6 +239,7 @@ mod tests {
 
     fn rule(conditions: Vec<Condition>, action: Action) -> PendingRule {
         PendingRule {
+            origin: pylon_model::ObjectRef::namespaced(pylon_model::Kind::Ingress, "ns", "ing"),
             field: String::new(),
             conditions,
             action,

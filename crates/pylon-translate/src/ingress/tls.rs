@@ -6,18 +6,13 @@ use pylon_ir::ServerCertificate;
 use pylon_model::k8s_openapi::api::networking::v1::IngressSpec;
 use pylon_model::{ObjectRef, Problem, Snapshot};
 
-/// The certificates of an Ingress's HTTPS listeners: each `spec.tls` entry's Secret, for each of
-/// its hosts (SNI picks among them; the first serves names no entry lists). A Secret that cannot
-/// be used is reported on its field and left out; an HTTPS listener left without certificates is
-/// reported and not served.
-///
-/// `certificate-arn` names ACM certificates, which cannot be read here: with `spec.tls` beside it
-/// the listeners serve `spec.tls`'s certificates; alone, the HTTPS listeners are not served.
+/// The certificates an Ingress brings to its HTTPS listeners: each `spec.tls` entry's Secret,
+/// for each of its hosts (SNI picks among them; the first serves names no entry lists). A Secret
+/// that cannot be used is reported on its field and left out.
 pub fn certificates(
     spec: &IngressSpec,
     snapshot: &Snapshot,
     origin: &ObjectRef,
-    certificate_arn: Option<&str>,
     problems: &mut Vec<Problem>,
 ) -> Vec<ServerCertificate> {
     let namespace = origin.namespace.as_deref().unwrap_or_default();
@@ -49,7 +44,20 @@ pub fn certificates(
             }
         }
     }
-    match (found.is_empty(), certificate_arn) {
+    found
+}
+
+/// What an Ingress is told about an HTTPS listener it declares, by whether the listener has any
+/// certificate (its own or another member's of its group). `certificate-arn` names ACM
+/// certificates, which cannot be read here: with certificates the listener serves them; without,
+/// it is not served.
+pub fn report(
+    origin: &ObjectRef,
+    certificate_arn: Option<&str>,
+    has_certificates: bool,
+    problems: &mut Vec<Problem>,
+) {
+    match (!has_certificates, certificate_arn) {
         (true, Some(key)) => problems.push(Problem::error(
             Some(origin.clone()),
             Some(annotations::field(key)),
@@ -67,5 +75,4 @@ pub fn certificates(
         )),
         (false, None) => {}
     }
-    found
 }

@@ -240,7 +240,7 @@ pub fn service_target_group(
         service,
         port: &port_ref,
         qualify_namespace: true,
-        route: None,
+        owner: target_group::Owner::LoadBalancer,
         // Lattice target groups may be IPv6.
         dualstack: true,
     };

@@ -45,6 +45,14 @@ fn load_balancer(out: &mut String, lb: &LoadBalancer) {
         address = format!("{address} and {v6} (dualstack)");
     }
     let _ = writeln!(out, "Load balancer {}  ({})", lb.name, lb.origin);
+    if !lb.members.is_empty() {
+        let members: Vec<String> = lb.members.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  IngressGroup members in order: {}",
+            members.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "  scheme {}, address {address}, idle timeout {}s",
