@@ -15,6 +15,7 @@ mod precedence;
 mod restrictions;
 pub(crate) mod routes;
 mod rules;
+mod settings;
 pub mod status;
 
 use crate::status::{ObjectStatus, Status};
